@@ -271,7 +271,7 @@ def test_fill_drop_all_rows() -> None:
     df = pd.DataFrame({"a": [np.nan, 1.0], "b": [2.0, np.nan]})
     with pytest.raises(DataError, match="no usable rows"):
         load_table(df, fill="drop")
-    with pytest.raises(DataError, match="only 1 of 6 rows"):
+    with pytest.raises(DataError, match="only 3 of 6 rows"):
         load_table(_gappy().drop(columns="b"), time_column="t", label_column="y", fill="drop", min_rows=4)
 
 

@@ -115,9 +115,15 @@ def _sniff_sep(sample: bytes) -> str:
     lines = [line for line in text.splitlines() if line.strip()]
     if not lines:
         return ","
+    lines = lines[:200]
     try:
-        dialect = csv.Sniffer().sniff("\n".join(lines[:200]), delimiters=_SNIFF_DELIMITERS)
+        dialect = csv.Sniffer().sniff("\n".join(lines), delimiters=_SNIFF_DELIMITERS)
     except csv.Error:
+        # Runs of spaces (aligned columns) defeat the sniffer's fixed-count test: accept whitespace
+        # when every line splits on it into the same number (> 1) of fields.
+        widths = {len(line.split()) for line in lines}
+        if len(widths) == 1 and widths.pop() > 1 and not any(c in text for c in ",;\t|"):
+            return r"\s+"
         return ","
     sep = str(dialect.delimiter)
     if sep == " ":
@@ -261,8 +267,7 @@ def _label_column(series: pd.Series, name: str, where: str) -> np.ndarray:
             number = None
         if number is None or number not in (0.0, 1.0):
             raise DataError(
-                f"{where}: label column '{name}' must hold only 0/1 (or true/false); "
-                f"row {i} {_ROW_NOTE} has {value!r}"
+                f"{where}: label column '{name}' must hold only 0/1 (or true/false); row {i} {_ROW_NOTE} has {value!r}"
             )
         out[i] = int(number)
     return out
@@ -392,8 +397,7 @@ def load_table(
     missing = [name for name in dict.fromkeys(requested) if name not in by_name]
     if missing:
         raise DataError(
-            f"{where}: unknown column(s) {_format_names(missing)}; "
-            f"available columns: {_format_names(available)}"
+            f"{where}: unknown column(s) {_format_names(missing)}; available columns: {_format_names(available)}"
         )
 
     if features is None:

@@ -116,9 +116,7 @@ class Scaler:
         arr = np.asarray(x, dtype=np.float32)
         if arr.ndim == 0 or arr.shape[-1] != self.mul.shape[0]:
             got = "a scalar" if arr.ndim == 0 else f"{arr.shape[-1]} (shape {arr.shape})"
-            raise DataError(
-                f"scaler.{what}: expected {self.mul.shape[0]} features in the last axis, got {got}"
-            )
+            raise DataError(f"scaler.{what}: expected {self.mul.shape[0]} features in the last axis, got {got}")
         return arr
 
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -162,9 +160,7 @@ class Scaler:
             raise ConfigError(f"scaler: missing key(s) {', '.join(missing)}")
         method = d["method"]
         if method not in SCALER_METHODS:
-            raise ConfigError(
-                f"scaler: unknown method {method!r}; expected one of {', '.join(SCALER_METHODS)}"
-            )
+            raise ConfigError(f"scaler: unknown method {method!r}; expected one of {', '.join(SCALER_METHODS)}")
         feature_range = d.get("feature_range", (-1.0, 1.0))
         scaler = cls(method=str(method), feature_range=_check_range(feature_range))
 

@@ -154,9 +154,7 @@ def windows_dataset(
         _check_rows(n_rows, window)
         idx = np.asarray(starts)
         if idx.ndim != 1 or idx.size == 0 or not np.issubdtype(idx.dtype, np.integer):
-            raise DataError(
-                f"starts must be a non-empty 1-D integer array, got {idx.dtype} shape {idx.shape}"
-            )
+            raise DataError(f"starts must be a non-empty 1-D integer array, got {idx.dtype} shape {idx.shape}")
         idx = idx.astype(np.int64)
         bad = (idx < 0) | (idx > n_rows - window)
         if bad.any():

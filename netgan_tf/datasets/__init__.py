@@ -66,9 +66,7 @@ def _data_dir(root: str | os.PathLike[str] | None, name: str) -> Path:
         return base / name
     if base.is_dir() and base.name == name:  # root points at the sub-folder itself
         return base
-    raise DataError(
-        f"{name} data not found: {base / name} does not exist; set {DATA_ENV_VAR} to the data folder"
-    )
+    raise DataError(f"{name} data not found: {base / name} does not exist; set {DATA_ENV_VAR} to the data folder")
 
 
 from netgan_tf.datasets.skab import SkabFile, load_skab  # noqa: E402

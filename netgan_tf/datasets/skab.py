@@ -63,9 +63,7 @@ def skab_files(root: str | os.PathLike[str] | None = None) -> list[Path]:
     for group in SKAB_GROUPS:
         sub = folder / group
         if not sub.is_dir():
-            raise DataError(
-                f"SKAB folder not found: {sub}; set {DATA_ENV_VAR} to the data folder holding skab/"
-            )
+            raise DataError(f"SKAB folder not found: {sub}; set {DATA_ENV_VAR} to the data folder holding skab/")
         files.extend(sorted(sub.glob("*.csv"), key=lambda p: (_number(p), p.name)))
     return files
 
@@ -96,9 +94,7 @@ def load_skab(root: str | os.PathLike[str] | None = None, train_rows: int = 400)
         if list(frame.columns) != expected:
             raise DataError(f"{path}: expected columns {expected}, got {list(frame.columns)}")
         if len(frame) <= train_rows:
-            raise DataError(
-                f"{path}: {len(frame)} rows, not enough for {train_rows} train rows plus a test part"
-            )
+            raise DataError(f"{path}: {len(frame)} rows, not enough for {train_rows} train rows plus a test part")
         labels = frame["anomaly"].to_numpy()
         if not np.isin(labels, (0, 1)).all():
             raise DataError(f"{path}: column 'anomaly' must hold only 0/1")

@@ -49,9 +49,7 @@ def _read(path: Path, expected: list[str]) -> pd.DataFrame:
     except Exception as exc:
         raise DataError(f"{path}: cannot read SMD file: {exc}") from exc
     if list(frame.columns) != expected:
-        raise DataError(
-            f"{path}: expected columns {expected[0]}..{expected[-1]}, got {list(frame.columns)[:5]}..."
-        )
+        raise DataError(f"{path}: expected columns {expected[0]}..{expected[-1]}, got {list(frame.columns)[:5]}...")
     return frame
 
 
@@ -75,9 +73,7 @@ def load_smd(machine: str, root: str | os.PathLike[str] | None = None) -> tuple[
     return train, test
 
 
-def read_interpretation(
-    machine: str, root: str | os.PathLike[str] | None = None
-) -> list[tuple[int, int, list[str]]]:
+def read_interpretation(machine: str, root: str | os.PathLike[str] | None = None) -> list[tuple[int, int, list[str]]]:
     """A machine's interpretation labels: sorted ``(start, end, columns)`` with half-open 0-based test rows.
 
     ``columns`` are the named causes as column names (``m0``..``m37``).
@@ -98,9 +94,7 @@ def read_interpretation(
                 start, end = int(start_s), int(end_s)
                 columns = [f"m{int(d) - 1}" for d in dims.split(",") if d.strip()]
             except ValueError as exc:
-                raise DataError(
-                    f"{path} line {lineno}: expected 'start-end:d1,d2,...', got {text!r}"
-                ) from exc
+                raise DataError(f"{path} line {lineno}: expected 'start-end:d1,d2,...', got {text!r}") from exc
             if not 0 <= start < end or not columns or any(c not in SMD_FEATURES for c in columns):
                 raise DataError(f"{path} line {lineno}: bad range or dimension in {text!r}")
             out.append((start, end, columns))

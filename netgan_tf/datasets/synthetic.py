@@ -34,6 +34,7 @@ ANOMALY_KINDS = ("spike", "level_shift", "correlation_break", "flatline")
 _MIN_FEATURES = 12
 _NO_ANOMALY_ROWS = 100  # anomalies never start in the first 100 test rows
 _GAP = 10  # at least this many normal rows between two anomalies
+_VISIBLE = 0.2  # mean deviation (in units of a counter's full scale) that makes an anomaly clearly visible
 _START_TIME = "2024-01-01 00:00:00"
 _STEP = "5min"
 
@@ -279,17 +280,26 @@ def make_network_counters(
             sign = -1.0 if level - size > 0.05 and rng.random() < 0.5 else 1.0
             test[seg, j] += sign * size
         elif kind == "correlation_break":
-            # A copy of the counter's own pattern from another time of day: in range, out of step.
+            # A copy of a counter's own pattern from another time of day: in range, out of step with its
+            # group. Pick the counter and shift that differ most visibly from the normal pattern.
             absolute = np.arange(start, end) + lead + n_train
-            shifts = [(k * period) // 8 for k in range(2, 7)]
-            diffs = [float(np.mean(np.abs(clean[absolute - s, j] - clean[absolute, j]))) for s in shifts]
-            shift = shifts[int(np.argmax(diffs))]
+            shifts = np.array([(k * period) // 16 for k in range(2, 15)])
+            best = (-1.0, j, int(shifts[0]))
+            for cand in rng.permutation(n_features):
+                now = clean[absolute, cand]
+                diffs = [float(np.mean(np.abs(clean[absolute - s, cand] - now))) for s in shifts]
+                k = int(np.argmax(diffs))
+                if diffs[k] > best[0]:
+                    best = (diffs[k], int(cand), int(shifts[k]))
+                if diffs[k] >= _VISIBLE:
+                    break
+            _, j, shift = best
+            name = names[j]
             test[seg, j] = clean[absolute - shift, j] + rng.normal(0.0, noise, size=end - start)
-        else:  # flatline
-            if name in _GAUGES:
-                test[seg, j] = test[start - 1, j]
-            else:
-                test[seg, j] = 0.0
+        else:  # flatline: a gauge sticks at its last value, a counter drops to zero (an outage)
+            last = test[start - 1, j]
+            stuck_visible = float(np.mean(np.abs(test[seg, j] - last))) >= _VISIBLE
+            test[seg, j] = last if name in _GAUGES and stuck_visible else 0.0
         anomalies.append(Anomaly(kind=kind, start=start, end=end, feature=name))
 
     def to_frame(levels: np.ndarray, first_row: int, labels: np.ndarray) -> pd.DataFrame:

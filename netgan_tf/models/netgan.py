@@ -253,6 +253,11 @@ class NetGAN(keras.Model):
         if self.g_optimizer is None or self.d_optimizer is None:
             raise ConfigError("NetGAN.compile(g_optimizer=..., d_optimizer=...) must be called before fit")
 
+    def fit(self, *args: Any, **kwargs: Any) -> Any:
+        # Keras raises its own ValueError before train_step runs; check first so the error is a ConfigError.
+        self._check_compiled()
+        return super().fit(*args, **kwargs)
+
     def _d_losses(self, x: tf.Tensor, fake: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
         real_logits = self.discriminator(x, training=training)
         fake_logits = self.discriminator(fake, training=training)

@@ -28,9 +28,7 @@ __all__ = ["AGGREGATION_MODES", "feature_shares", "top_k_features", "windows_to_
 AGGREGATION_MODES: tuple[str, ...] = ("batch", "streaming")
 
 
-def _check_windows(
-    values: npt.ArrayLike, starts: npt.ArrayLike, n_rows: int
-) -> tuple[np.ndarray, np.ndarray]:
+def _check_windows(values: npt.ArrayLike, starts: npt.ArrayLike, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     vals = np.asarray(values, dtype=np.float64)
     if vals.ndim not in (2, 3):
         raise ConfigError(f"values must be [n_windows, T] or [n_windows, T, k], got shape {vals.shape}")
@@ -56,9 +54,7 @@ def _check_windows(
     return vals, st
 
 
-def windows_to_rows(
-    values: npt.ArrayLike, starts: npt.ArrayLike, n_rows: int, mode: str = "batch"
-) -> np.ndarray:
+def windows_to_rows(values: npt.ArrayLike, starts: npt.ArrayLike, n_rows: int, mode: str = "batch") -> np.ndarray:
     """Aggregate ``values`` ``[n_win, T]`` or ``[n_win, T, k]`` to ``[n_rows]`` or ``[n_rows, k]``.
 
     ``starts`` holds each window's first row. ``mode`` is ``"batch"`` (mean over covering windows) or

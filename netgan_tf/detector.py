@@ -1,0 +1,551 @@
+"""`AnomalyDetector`: the façade that ties data, model, scoring, thresholds and metrics together.
+
+    detector = AnomalyDetector(window=30).fit("train.csv", time_column="timestamp")
+    scores = detector.score("test.csv")            # DataFrame, one row per input row
+    flags = detector.predict("test.csv")           # 0/1 per row
+    report = detector.evaluate("test.csv", label_column="label")
+    detector.save("runs/my-run"); AnomalyDetector.load("runs/my-run")
+
+Everything that is chosen (scaler, score normalisation, threshold) comes from the training rows only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pandas as pd
+
+import netgan_tf
+from netgan_tf import metrics as metrics_mod
+from netgan_tf.data.loading import Table, load_table, read_frame
+from netgan_tf.data.scaler import Scaler
+from netgan_tf.errors import ConfigError, DataError
+from netgan_tf.models import NetGAN
+from netgan_tf.rundir import (
+    BACKUP_DIR,
+    CHECKPOINT_DIR,
+    MODEL_FILE,
+    SCHEMA_VERSION,
+    atomic_write,
+    atomic_write_text,
+    check_writable,
+    read_detector_config,
+    write_detector_config,
+)
+from netgan_tf.scoring.aggregate import AGGREGATION_MODES, feature_shares, top_k_features
+from netgan_tf.scoring.series import RowScores, WindowBatchOutputs, rows_from_windows, run_windows
+from netgan_tf.scoring.window_scores import InversionSettings, ScoreNormalization, fit_normalization
+from netgan_tf.thresholds import SPOT, THRESHOLD_METHODS, Threshold, choose_threshold
+from netgan_tf.training.trainer import TrainSettings, build_model, train_model
+
+RESUME_STATE = "checkpoints/resume.json"
+
+
+@dataclass
+class ScoringOptions:
+    """How scores are computed and thresholded (stored in detector.json under "scoring" and "threshold")."""
+
+    inversion: InversionSettings = field(default_factory=InversionSettings)
+    weight: float = 0.5
+    mode: str = "batch"
+    threshold_method: str = "quantile"
+    threshold_q: float = 0.995
+    pot_risk: float = 1e-3
+    top_k: int = 3
+    batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        if self.mode not in AGGREGATION_MODES:
+            raise ConfigError(f"mode must be one of {AGGREGATION_MODES}, got {self.mode!r}")
+        if self.threshold_method not in THRESHOLD_METHODS:
+            raise ConfigError(f"threshold method must be one of {THRESHOLD_METHODS}, got {self.threshold_method!r}")
+        if not 0.0 <= self.weight <= 1.0:
+            raise ConfigError(f"score weight λ must be in [0, 1], got {self.weight}")
+
+
+class AnomalyDetector:
+    """Net-GAN anomaly detector for multivariate time series.
+
+    Args:
+        window: window length T (rows).
+        stride: training window stride (scoring always uses every window).
+        epochs: training epochs (None: automatic, about 120,000 windows in total).
+        batch_size, latent_dim, hidden, seed: training settings (see `TrainSettings`).
+        scaler: "minmax" (to [-1, 1], tanh generator output) or "zscore" (linear output).
+        fill: NaN/inf policy for input rows: error, ffill, interpolate, zero, drop.
+        inversion_init: "encoder", "zeros" or "random" start of latent inversion.
+        inversion_steps: Adam steps K of latent inversion.
+        inversion_lr: step size of latent inversion.
+        score_weight: λ, the weight of the reconstruction part (1 - λ goes to the discriminator part).
+        threshold: "quantile" (of training scores, q=`threshold_q`), "pot" or "spot" (risk `pot_risk`).
+        mode: default row aggregation, "batch" (mean over overlapping windows) or "streaming" (last step).
+        top_k: number of features listed in `top_features`.
+        verbose: Keras verbosity during training; also shows scoring progress when true.
+        **train_options: any other `TrainSettings` field (use_encoder, d_steps, g_steps, label_smoothing,
+            reconstruction_weight, cycle_weight, validation_split, strategy, mixed_precision, learning rates).
+
+    Example:
+        >>> from netgan_tf.datasets.synthetic import make_network_counters
+        >>> data = make_network_counters(n_train=600, n_test=300, n_anomalies=2)
+        >>> det = AnomalyDetector(window=16, epochs=1, hidden=16, verbose=0)
+        >>> det = det.fit(data.train, time_column="timestamp", label_column="label")
+        >>> list(det.score(data.test, label_column="label").columns)[:3]
+        ['timestamp', 'score', 'is_anomaly']
+    """
+
+    def __init__(
+        self,
+        window: int = 30,
+        stride: int = 1,
+        epochs: int | None = None,
+        batch_size: int = 64,
+        latent_dim: int = 15,
+        hidden: int = 100,
+        seed: int = 0,
+        scaler: str = "minmax",
+        fill: str = "error",
+        inversion_init: str = "encoder",
+        inversion_steps: int = 10,
+        inversion_lr: float = 0.05,
+        score_weight: float = 0.5,
+        threshold: str = "quantile",
+        threshold_q: float = 0.995,
+        pot_risk: float = 1e-3,
+        mode: str = "batch",
+        top_k: int = 3,
+        verbose: int | str = "auto",
+        **train_options: Any,
+    ) -> None:
+        self.settings = TrainSettings(
+            window=window,
+            stride=stride,
+            epochs=epochs,
+            batch_size=batch_size,
+            latent_dim=latent_dim,
+            hidden=hidden,
+            seed=seed,
+            **train_options,
+        )
+        if scaler not in ("minmax", "zscore"):
+            raise ConfigError(f"scaler must be 'minmax' or 'zscore', got {scaler!r}")
+        self.scaler_method = scaler
+        self.fill = fill
+        self.options = ScoringOptions(
+            inversion=InversionSettings(inversion_init, inversion_steps, inversion_lr, seed),
+            weight=score_weight,
+            mode=mode,
+            threshold_method=threshold,
+            threshold_q=threshold_q,
+            pot_risk=pot_risk,
+            top_k=top_k,
+        )
+        self.verbose = verbose
+        self.model: NetGAN | None = None
+        self.scaler: Scaler | None = None
+        self.features: list[str] = []
+        self.time_column: str | None = None
+        self.label_column: str | None = None
+        self.normalization: ScoreNormalization | None = None
+        self.thresholds: dict[str, Threshold] = {}
+        self.train_scores: dict[str, np.ndarray] = {}
+        self.history: dict[str, list[float]] = {}
+        self.info: dict[str, Any] = {}
+
+    # ------------------------------------------------------------------------------------------- fitting
+    def fit(
+        self,
+        data: str | os.PathLike[str] | pd.DataFrame,
+        *,
+        features: list[str] | None = None,
+        time_column: str | None = None,
+        label_column: str | None = None,
+        sep: str | None = None,
+        run_dir: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        callbacks: list[keras.callbacks.Callback] | None = None,
+    ) -> AnomalyDetector:
+        """Trains on `data` (rows labelled anomalous are never inside a training window), then calibrates the
+        score normalisation and the threshold on the training rows. With `run_dir`, writes the run directory."""
+        run = self._prepare_run_dir(run_dir, resume, overwrite) if run_dir is not None else None
+        if run is not None and resume:
+            self._restore_resume_state(run)
+            features = self.features
+        table = load_table(
+            data,
+            features=features,
+            time_column=time_column,
+            label_column=label_column,
+            sep=sep,
+            fill=self.fill,
+            min_rows=self.settings.window,
+        )
+        if resume and table.feature_names != self.features:
+            raise DataError(
+                f"--resume: the data's features {table.feature_names} differ from the run's {self.features}"
+            )
+        self.features = table.feature_names
+        self.time_column, self.label_column = time_column, label_column
+        exclude = None if table.labels is None else table.labels.astype(bool)
+        normal_rows = table.values if exclude is None else table.values[~exclude]
+        if len(normal_rows) < self.settings.window:
+            raise DataError(f"{table.source}: fewer than {self.settings.window} rows are labelled normal")
+        if self.scaler is None:
+            self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit(normal_rows)
+        x = self.scaler.transform(table.values)
+        if run is not None:
+            self._write_resume_state(run)
+        if self.model is None:
+            activation = "tanh" if self.scaler_method == "minmax" else "linear"
+            self.model = build_model(len(self.features), self.settings, output_activation=activation)
+        history = train_model(
+            self.model,
+            x,
+            self.settings,
+            exclude=exclude,
+            run_dir=run,
+            resume=resume,
+            callbacks=callbacks,
+            verbose=self.verbose,
+        )
+        self.history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
+        self._calibrate(x, exclude)
+        self.info = {
+            "train_rows": int(table.n_rows),
+            "train_source": table.source,
+            "epochs_completed": len(next(iter(self.history.values()), [])),
+        }
+        if run is not None:
+            self.save(run)
+            shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
+        return self
+
+    def _calibrate(self, x: np.ndarray, exclude: np.ndarray | None) -> None:
+        """Score normalisation and thresholds from the training rows (never from test labels)."""
+        assert self.model is not None
+        out = self._windows(x, "calibrating")
+        keep = np.ones(len(out.starts), bool)
+        if exclude is not None and exclude.any():
+            covered = np.convolve(exclude.astype(np.int64), np.ones(self.settings.window, np.int64), "valid") > 0
+            keep = ~covered[: len(out.starts)]
+        self.normalization = fit_normalization(out.residual[keep], out.discriminator_part[keep], self.options.weight)
+        self.thresholds = {}
+        self.train_scores = {}
+        for mode in AGGREGATION_MODES:
+            rows = rows_from_windows(out, self.normalization, len(x), mode).score
+            if exclude is not None:
+                rows = rows[~exclude]
+            self.train_scores[mode] = rows
+            self.thresholds[mode] = choose_threshold(
+                rows, self.options.threshold_method, q=self.options.threshold_q, risk=self.options.pot_risk
+            )
+
+    def _windows(self, x: np.ndarray, label: str) -> WindowBatchOutputs:
+        assert self.model is not None
+        return run_windows(
+            self.model,
+            x,
+            self.options.inversion,
+            batch_size=self.options.batch_size,
+            progress=bool(self.verbose),
+            label=label,
+        )
+
+    # ------------------------------------------------------------------------------------------- scoring
+    def _require_fitted(self) -> None:
+        if self.model is None or self.scaler is None or self.normalization is None:
+            raise ConfigError("the detector is not fitted: call fit() or AnomalyDetector.load(run_dir) first")
+
+    def _load_rows(
+        self,
+        data: str | os.PathLike[str] | pd.DataFrame | Table,
+        label_column: str | None,
+        time_column: str | None,
+        sep: str | None,
+    ) -> Table:
+        if isinstance(data, Table):
+            return data
+        frame = read_frame(data, sep=sep)
+        time_column = time_column if time_column is not None else self.time_column
+        if time_column is not None and time_column not in frame.columns:
+            time_column = None
+        ignored = {c for c in (time_column, label_column) if c is not None}
+        present = [str(c) for c in frame.columns if c not in ignored]
+        missing = [f for f in self.features if f not in present]
+        extra = [c for c in present if c not in self.features]
+        if missing or extra:
+            parts = []
+            if missing:
+                parts.append(f"missing column(s) {missing}")
+            if extra:
+                parts.append(f"unexpected column(s) {extra} (pass --label-column/--time-column if they are those)")
+            where = "<DataFrame>" if isinstance(data, pd.DataFrame) else str(data)
+            raise DataError(f"{where}: columns differ from training: " + "; ".join(parts))
+        return load_table(
+            frame,
+            features=self.features,
+            time_column=time_column,
+            label_column=label_column,
+            fill=self.fill,
+            min_rows=self.settings.window,
+        )
+
+    def score_rows(self, table: Table, mode: str | None = None) -> RowScores:
+        """Row scores of a loaded table (see `score` for the DataFrame form)."""
+        self._require_fitted()
+        assert self.scaler is not None and self.normalization is not None
+        mode = mode or self.options.mode
+        if mode not in AGGREGATION_MODES:
+            raise ConfigError(f"mode must be one of {AGGREGATION_MODES}, got {mode!r}")
+        x = self.scaler.transform(table.values)
+        out = self._windows(x, "scoring")
+        return rows_from_windows(out, self.normalization, len(x), mode)
+
+    def flags(self, scores: np.ndarray, mode: str) -> np.ndarray:
+        """0/1 flags for row scores: the training threshold, or SPOT's adaptive one for method "spot"."""
+        threshold = self.thresholds[mode]
+        if threshold.method == "spot":
+            spot = SPOT(risk=self.options.pot_risk).fit(self.train_scores[mode])
+            return spot.run(scores)[1].astype(np.int8)
+        return (scores >= threshold.value).astype(np.int8)
+
+    def score(
+        self,
+        data: str | os.PathLike[str] | pd.DataFrame,
+        *,
+        mode: str | None = None,
+        label_column: str | None = None,
+        time_column: str | None = None,
+        sep: str | None = None,
+        attribution: bool = False,
+        inversion_init: str | None = None,
+        inversion_steps: int | None = None,
+    ) -> pd.DataFrame:
+        """One row per input row, in input order.
+
+        Columns: the time column (if any), `score` (λ·reconstruction_score + (1-λ)·discriminator_score),
+        `is_anomaly` (0/1 at the training threshold), `threshold`, `discriminator_score` and
+        `reconstruction_score` (each part standardised with training statistics), `top_features` (the top-k
+        features by attribution, ";"-separated), the label column if given, and with `attribution=True` one
+        `share_<feature>` column per feature (each feature's share of the reconstruction part, summing to 1).
+        """
+        self._require_fitted()
+        mode = mode or self.options.mode
+        table = self._load_rows(data, label_column, time_column, sep)
+        saved = self.options.inversion
+        if inversion_init is not None or inversion_steps is not None:
+            self.options.inversion = InversionSettings(
+                inversion_init or saved.init,
+                saved.steps if inversion_steps is None else inversion_steps,
+                saved.learning_rate,
+                saved.seed,
+            )
+        try:
+            rows = self.score_rows(table, mode)
+        finally:
+            self.options.inversion = saved
+        out = pd.DataFrame(index=pd.RangeIndex(table.n_rows))
+        if table.time is not None:
+            out[table.time.name] = table.time.to_numpy()
+        out["score"] = rows.score
+        out["is_anomaly"] = self.flags(rows.score, mode)
+        out["threshold"] = self.thresholds[mode].value
+        out["discriminator_score"] = rows.discriminator_score
+        out["reconstruction_score"] = rows.reconstruction_score
+        out["top_features"] = top_k_features(rows.attribution, self.features, self.options.top_k)
+        if table.labels is not None and label_column is not None:
+            out[label_column] = table.labels
+        if attribution:
+            shares = feature_shares(rows.attribution)
+            for i, name in enumerate(self.features):
+                out[f"share_{name}"] = shares[:, i]
+        return out
+
+    def predict(self, data: str | os.PathLike[str] | pd.DataFrame, **kwargs: Any) -> np.ndarray:
+        """0/1 anomaly flag per input row."""
+        return self.score(data, **kwargs)["is_anomaly"].to_numpy()
+
+    def evaluate(
+        self,
+        data: str | os.PathLike[str] | pd.DataFrame,
+        *,
+        label_column: str | None = None,
+        labels: np.ndarray | None = None,
+        mode: str | None = None,
+        **kwargs: Any,
+    ) -> dict[str, float]:
+        """Point-wise metrics at the training threshold, plus AUROC/AUPRC, the oracle best-F1 (labelled so) and
+        the inflated point-adjusted F1 (see `netgan_tf.metrics.evaluate`)."""
+        scores = self.score(data, label_column=label_column, mode=mode, **kwargs)
+        if labels is None:
+            if label_column is None:
+                raise ConfigError("evaluate needs label_column= or labels=")
+            labels = scores[label_column].to_numpy()
+        mode = mode or self.options.mode
+        return metrics_mod.evaluate(
+            labels, scores["score"].to_numpy(), self.thresholds[mode].value, flags=scores["is_anomaly"].to_numpy()
+        )
+
+    # ------------------------------------------------------------------------------------------- persistence
+    def config(self) -> dict[str, Any]:
+        """The detector.json content (schema-versioned; see docs/detector-json.md)."""
+        self._require_fitted()
+        assert self.model is not None and self.scaler is not None and self.normalization is not None
+        model_cfg = {k: v for k, v in self.model.get_config().items() if k not in ("name", "trainable", "dtype")}
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "package_version": netgan_tf.__version__,
+            "keras_version": keras.__version__,
+            "tensorflow_version": _tf_version(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "features": list(self.features),
+            "time_column": self.time_column,
+            "label_column": self.label_column,
+            "fill": self.fill,
+            "window": self.settings.window,
+            "stride": self.settings.stride,
+            "scaler": self.scaler.to_dict(),
+            "model": model_cfg,
+            "training": {**self.settings.to_dict(), **self.info},
+            "scoring": {
+                "inversion": vars(self.options.inversion).copy(),
+                "normalization": self.normalization.to_dict(),
+                "mode": self.options.mode,
+                "top_k": self.options.top_k,
+            },
+            "threshold": {
+                **self.thresholds["batch"].to_dict(),
+                "streaming_value": self.thresholds["streaming"].value,
+                "streaming_params": self.thresholds["streaming"].params,
+                "risk": self.options.pot_risk,
+                "q": self.options.threshold_q,
+            },
+            "train_score_quantiles": {
+                mode: [float(v) for v in np.quantile(s, [0.5, 0.9, 0.99, 0.999])]
+                for mode, s in self.train_scores.items()
+            },
+        }
+
+    def save(self, run_dir: str | os.PathLike[str]) -> Path:
+        """Writes `model.keras` and `detector.json` atomically (the config last, so it never points at a
+        model that is not there); `history.csv` is written during training."""
+        self._require_fitted()
+        assert self.model is not None
+        run = check_writable(run_dir)
+        cfg = self.config()
+        model = self.model
+        atomic_write(run / MODEL_FILE, lambda tmp: model.save(tmp), suffix=".keras")
+        write_detector_config(run, cfg)
+        np.save(run / "train_scores.npy", np.stack([self.train_scores["batch"], self.train_scores["streaming"]]))
+        return run
+
+    @classmethod
+    def load(cls, run_dir: str | os.PathLike[str]) -> AnomalyDetector:
+        """Loads a run directory (from `save` or `netgan train`). Executes nothing from it: detector.json is
+        validated plain JSON and model.keras is loaded with safe_mode=True."""
+        cfg = read_detector_config(run_dir)
+        run = Path(run_dir)
+        training = TrainSettings.from_dict(cfg["training"])
+        inv = cfg["scoring"]["inversion"]
+        thr = cfg["threshold"]
+        det = cls(
+            window=training.window,
+            stride=training.stride,
+            epochs=training.epochs,
+            batch_size=training.batch_size,
+            latent_dim=training.latent_dim,
+            hidden=training.hidden,
+            seed=training.seed,
+            scaler=cfg["scaler"].get("method", "minmax"),
+            fill=cfg["fill"],
+            inversion_init=inv["init"],
+            inversion_steps=inv["steps"],
+            inversion_lr=inv["learning_rate"],
+            score_weight=cfg["scoring"]["normalization"]["weight"],
+            threshold=thr["method"],
+            threshold_q=thr.get("q", 0.995),
+            pot_risk=thr.get("risk", 1e-3),
+            mode=cfg["scoring"].get("mode", "batch"),
+            top_k=cfg["scoring"].get("top_k", 3),
+            verbose=0,
+        )
+        det.features = list(cfg["features"])
+        det.time_column, det.label_column = cfg["time_column"], cfg["label_column"]
+        det.scaler = Scaler.from_dict(cfg["scaler"])
+        det.normalization = ScoreNormalization.from_dict(cfg["scoring"]["normalization"])
+        det.thresholds = {
+            "batch": Threshold.from_dict({k: thr[k] for k in ("method", "value", "params")}),
+            "streaming": Threshold(thr["method"], float(thr["streaming_value"]), dict(thr.get("streaming_params", {}))),
+        }
+        det.info = {k: cfg["training"][k] for k in ("train_rows", "epochs_completed") if k in cfg["training"]}
+        scores_path = run / "train_scores.npy"
+        if scores_path.is_file():
+            arr = np.load(scores_path, allow_pickle=False)
+            det.train_scores = {"batch": arr[0], "streaming": arr[1]}
+        det.model = _load_model(run / MODEL_FILE)
+        if det.model.n_features != len(det.features) or det.model.window != training.window:
+            raise ConfigError(f"{run / MODEL_FILE} does not match detector.json (features or window differ)")
+        return det
+
+    # ------------------------------------------------------------------------------------------- resume support
+    def _prepare_run_dir(self, run_dir: str | os.PathLike[str], resume: bool, overwrite: bool) -> Path:
+        run = check_writable(run_dir)
+        if resume:
+            if not (run / RESUME_STATE).is_file():
+                if (run / MODEL_FILE).is_file():
+                    raise ConfigError(f"{run} holds a completed run: there is nothing to resume")
+                raise ConfigError(f"{run} has no interrupted training to resume (no {RESUME_STATE})")
+            return run
+        if (run / MODEL_FILE).exists() and not overwrite:
+            raise ConfigError(
+                f"{run} already holds a trained model; choose another --out, pass --resume to continue an "
+                "interrupted run, or --overwrite to replace it"
+            )
+        shutil.rmtree(run / BACKUP_DIR, ignore_errors=True)
+        return run
+
+    def _write_resume_state(self, run: Path) -> None:
+        assert self.scaler is not None
+        state = {
+            "features": self.features,
+            "time_column": self.time_column,
+            "label_column": self.label_column,
+            "scaler": self.scaler.to_dict(),
+            "training": self.settings.to_dict(),
+        }
+        atomic_write_text(run / RESUME_STATE, json.dumps(state, indent=2))
+
+    def _restore_resume_state(self, run: Path) -> None:
+        try:
+            state = json.loads((run / RESUME_STATE).read_text(encoding="utf-8"))
+            self.features = list(state["features"])
+            self.scaler = Scaler.from_dict(state["scaler"])
+            self.settings = TrainSettings.from_dict(state["training"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{run / RESUME_STATE} is unreadable: {exc}") from exc
+
+
+def _tf_version() -> str:
+    import tensorflow as tf
+
+    return str(tf.__version__)
+
+
+def _load_model(path: Path) -> NetGAN:
+    if not path.is_file():
+        raise ConfigError(f"{path} not found")
+    try:
+        model = keras.models.load_model(path, safe_mode=True, compile=True)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise ConfigError(f"cannot load {path}: {exc}") from exc
+    if not isinstance(model, NetGAN):
+        raise ConfigError(f"{path} holds a {type(model).__name__}, not a netgan_tf NetGAN")
+    return model
