@@ -178,7 +178,9 @@ def train_model(
             AtomicCheckpoint(run / CHECKPOINT_DIR / "last.keras"),
         ]
     cbs += list(callbacks or [])
-    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=cbs)
+    history = model.fit(
+        train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=cbs, shuffle=False
+    )
     if nan_guard.stopped_at is not None:
         epoch, batch, key = nan_guard.stopped_at
         raise TrainingError(
