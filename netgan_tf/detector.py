@@ -27,18 +27,20 @@ import netgan_tf
 from netgan_tf import metrics as metrics_mod
 from netgan_tf.data.loading import Table, load_table, read_frame
 from netgan_tf.data.scaler import Scaler
-from netgan_tf.errors import ConfigError, DataError
+from netgan_tf.errors import ConfigError, DataError, NetGANError
 from netgan_tf.models import NetGAN
 from netgan_tf.rundir import (
     BACKUP_DIR,
     CHECKPOINT_DIR,
+    DETECTOR_FILE,
     MODEL_FILE,
     SCHEMA_VERSION,
-    atomic_write,
+    atomic_write_many,
     atomic_write_text,
     check_writable,
+    detector_config_text,
     read_detector_config,
-    write_detector_config,
+    remove_stale_temp_files,
 )
 from netgan_tf.scoring.aggregate import AGGREGATION_MODES, feature_shares, top_k_features
 from netgan_tf.scoring.series import RowScores, WindowBatchOutputs, rows_from_windows, run_windows
@@ -47,6 +49,7 @@ from netgan_tf.thresholds import SPOT, THRESHOLD_METHODS, Threshold, choose_thre
 from netgan_tf.training.trainer import TrainSettings, build_model, train_model
 
 RESUME_STATE = "checkpoints/resume.json"
+TRAIN_SCORES_FILE = "train_scores.npy"
 
 
 @dataclass
@@ -179,6 +182,8 @@ class AnomalyDetector:
         if run is not None and resume:
             self._restore_resume_state(run)
             features = self.features
+            time_column = time_column if time_column is not None else self.time_column
+            label_column = label_column if label_column is not None else self.label_column
         table = load_table(
             data,
             features=features,
@@ -277,7 +282,8 @@ class AnomalyDetector:
         time_column = time_column if time_column is not None else self.time_column
         if time_column is not None and time_column not in frame.columns:
             time_column = None
-        ignored = {c for c in (time_column, label_column) if c is not None}
+        # The training run's label column, when present, is never a feature.
+        ignored = {c for c in (time_column, label_column, self.label_column) if c is not None}
         present = [str(c) for c in frame.columns if c not in ignored]
         missing = [f for f in self.features if f not in present]
         extra = [c for c in present if c not in self.features]
@@ -442,10 +448,31 @@ class AnomalyDetector:
         run = check_writable(run_dir)
         cfg = self.config()
         model = self.model
-        atomic_write(run / MODEL_FILE, lambda tmp: model.save(tmp), suffix=".keras")
-        write_detector_config(run, cfg)
-        np.save(run / "train_scores.npy", np.stack([self.train_scores["batch"], self.train_scores["streaming"]]))
+        scores = np.stack([self.train_scores["batch"], self.train_scores["streaming"]])
+        text = detector_config_text(cfg)
+
+        def write_text(tmp: str) -> None:
+            with open(tmp, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+
+        # All three files are written to temporary names first and renamed only when every write succeeded, so a
+        # failing save (disk full, ...) leaves the previous files, or none, and never a mismatched set.
+        atomic_write_many(
+            [
+                (run / MODEL_FILE, lambda tmp: model.save(tmp), ".keras"),
+                (run / TRAIN_SCORES_FILE, lambda tmp: np.save(tmp, scores, allow_pickle=False), ".npy"),
+                (run / DETECTOR_FILE, write_text, ""),
+            ]
+        )
         return run
+
+    def export(self, base_dir: str | os.PathLike[str], name: str = "netgan", version: int | None = None) -> Path:
+        """Writes a SavedModel for TensorFlow Serving to BASE_DIR/NAME/VERSION (see `netgan_tf.export`)."""
+        from netgan_tf.export import export_detector
+
+        return export_detector(self, base_dir, name=name, version=version)
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike[str]) -> AnomalyDetector:
@@ -453,6 +480,16 @@ class AnomalyDetector:
         validated plain JSON and model.keras is loaded with safe_mode=True."""
         cfg = read_detector_config(run_dir)
         run = Path(run_dir)
+        try:
+            return cls._from_config(run, cfg)
+        except NetGANError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            what = f"missing key {exc}" if isinstance(exc, KeyError) else f"{type(exc).__name__}: {exc}"
+            raise ConfigError(f"{run / DETECTOR_FILE}: invalid content ({what})") from exc
+
+    @classmethod
+    def _from_config(cls, run: Path, cfg: dict[str, Any]) -> AnomalyDetector:
         training = TrainSettings.from_dict(cfg["training"])
         inv = cfg["scoring"]["inversion"]
         thr = cfg["threshold"]
@@ -486,9 +523,14 @@ class AnomalyDetector:
             "streaming": Threshold(thr["method"], float(thr["streaming_value"]), dict(thr.get("streaming_params", {}))),
         }
         det.info = {k: cfg["training"][k] for k in ("train_rows", "epochs_completed") if k in cfg["training"]}
-        scores_path = run / "train_scores.npy"
+        scores_path = run / TRAIN_SCORES_FILE
         if scores_path.is_file():
-            arr = np.load(scores_path, allow_pickle=False)
+            try:
+                arr = np.load(scores_path, allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:
+                raise ConfigError(f"{scores_path} is unreadable: {exc}") from exc
+            if not isinstance(arr, np.ndarray) or arr.ndim != 2 or arr.shape[0] != 2 or arr.dtype.kind != "f":
+                raise ConfigError(f"{scores_path}: expected a float array of shape [2, rows]")
             det.train_scores = {"batch": arr[0], "streaming": arr[1]}
         det.model = _load_model(run / MODEL_FILE)
         if det.model.n_features != len(det.features) or det.model.window != training.window:
@@ -498,6 +540,8 @@ class AnomalyDetector:
     # ------------------------------------------------------------------------------------------- resume support
     def _prepare_run_dir(self, run_dir: str | os.PathLike[str], resume: bool, overwrite: bool) -> Path:
         run = check_writable(run_dir)
+        for folder in (run, run / CHECKPOINT_DIR, run / BACKUP_DIR):  # left behind by a killed run
+            remove_stale_temp_files(folder)
         if resume:
             if not (run / RESUME_STATE).is_file():
                 if (run / MODEL_FILE).is_file():
@@ -519,7 +563,11 @@ class AnomalyDetector:
             "time_column": self.time_column,
             "label_column": self.label_column,
             "scaler": self.scaler.to_dict(),
+            "scaler_method": self.scaler_method,
+            "fill": self.fill,
             "training": self.settings.to_dict(),
+            "options": {k: v for k, v in vars(self.options).items() if k != "inversion"},
+            "inversion": vars(self.options.inversion).copy(),
         }
         atomic_write_text(run / RESUME_STATE, json.dumps(state, indent=2))
 
@@ -527,8 +575,13 @@ class AnomalyDetector:
         try:
             state = json.loads((run / RESUME_STATE).read_text(encoding="utf-8"))
             self.features = list(state["features"])
+            self.time_column, self.label_column = state.get("time_column"), state.get("label_column")
             self.scaler = Scaler.from_dict(state["scaler"])
+            self.scaler_method = str(state.get("scaler_method", self.scaler.method))
+            self.fill = str(state.get("fill", self.fill))
             self.settings = TrainSettings.from_dict(state["training"])
+            if "options" in state and "inversion" in state:
+                self.options = ScoringOptions(inversion=InversionSettings(**state["inversion"]), **state["options"])
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"{run / RESUME_STATE} is unreadable: {exc}") from exc
 

@@ -207,7 +207,7 @@ class _ServingGraph:
         out = score_windows(self.model, scaled, self.norm, inversion)
         score = out["timestep_score"][:, -1]
         return {
-            "score": tf.identity(score, name="score"),
+            "score": score,
             "timestep_score": out["timestep_score"],
             "feature_score": out["feature_score"][:, -1, :],
             "discriminator_score": out["discriminator_score"][:, -1],
@@ -338,7 +338,9 @@ def _as_detector(detector: AnomalyDetector | str | os.PathLike[str]) -> AnomalyD
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", name):
-        raise ConfigError(f"model name must be letters, digits, '_', '.' or '-' (not starting with those), got {name!r}")
+        raise ConfigError(
+            f"model name must be letters, digits, '_', '.' or '-' (not starting with those), got {name!r}"
+        )
     return name
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -23,21 +24,55 @@ DETECTOR_FILE = "detector.json"
 HISTORY_FILE = "history.csv"
 CHECKPOINT_DIR = "checkpoints"
 BACKUP_DIR = "checkpoints/backup"
+MAX_CONFIG_BYTES = 64 * 2**20  # a detector.json is a few kB; refuse to parse anything absurd
+FILL_POLICIES = ("error", "ffill", "interpolate", "zero", "drop")  # as netgan_tf.data.loading
+# Temporary names of `atomic_write` (".NAME.<8 mkstemp chars>.tmp...") and of the `check_writable` probe.
+_TEMP_NAME = re.compile(r"\..+\.[a-z0-9_]{8}\.tmp.*|\.write-probe\.[a-z0-9_]{8}")
+
+# mkstemp creates files with mode 0600; a renamed temp file gets the mode a plain open() would have given it.
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+_FILE_MODE = 0o666 & ~_UMASK
+
+WriteStep = tuple[str | os.PathLike[str], Callable[[str], None], str]
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], suffix: str = "") -> None:
-    """Calls `write(tmp_path)` and renames the result onto `path`; removes the temporary file on failure."""
+def _stage(path: str | os.PathLike[str], write: Callable[[str], None], suffix: str) -> str:
+    """Calls `write(tmp_path)` for a temporary file next to `path`; returns it (removed again on failure)."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".tmp{suffix}", dir=target.parent)
     os.close(fd)
     try:
         write(tmp)
-        os.replace(tmp, target)
+        os.chmod(tmp, _FILE_MODE)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return tmp
+
+
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], suffix: str = "") -> None:
+    """Calls `write(tmp_path)` and renames the result onto `path`; removes the temporary file on failure."""
+    atomic_write_many([(path, write, suffix)])
+
+
+def atomic_write_many(steps: list[WriteStep]) -> None:
+    """Writes every (path, write, suffix) to a temporary file first; only when all of them succeeded are they
+    renamed into place, in order. A failing write leaves every target as it was and no temporary file behind."""
+    staged: list[tuple[str, Path]] = []
+    try:
+        for path, write, suffix in steps:
+            staged.append((_stage(path, write, suffix), Path(path)))
+        while staged:
+            tmp, target = staged[0]
+            os.replace(tmp, target)
+            staged.pop(0)
+    finally:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
@@ -50,9 +85,23 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write(path, write)
 
 
+def remove_stale_temp_files(directory: str | os.PathLike[str]) -> list[Path]:
+    """Removes temporary files that a killed process left in `directory` (not recursive); returns them."""
+    removed = []
+    d = Path(directory)
+    if d.is_dir():
+        for path in d.iterdir():
+            if _TEMP_NAME.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                removed.append(path)
+    return removed
+
+
 def check_writable(directory: str | os.PathLike[str]) -> Path:
     """Creates `directory` if needed and proves it is writable now, before any long work starts."""
     d = Path(directory)
+    if d.exists() and not d.is_dir():
+        raise ConfigError(f"cannot write to output directory {d}: it exists and is not a directory")
     try:
         d.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=d)
@@ -93,7 +142,7 @@ def validate_detector_config(cfg: Any) -> dict[str, Any]:
     _require(_positive_int(cfg.get("stride")), "'stride' must be a positive integer")
     for key in ("time_column", "label_column"):
         _require(cfg.get(key) is None or isinstance(cfg.get(key), str), f"'{key}' must be a string or null")
-    _require(isinstance(cfg.get("fill"), str), "'fill' must be a string")
+    _require(cfg.get("fill") in FILL_POLICIES, f"'fill' must be one of {FILL_POLICIES}")
 
     scaler = cfg.get("scaler")
     _require(isinstance(scaler, dict), "'scaler' must be an object")
@@ -136,15 +185,24 @@ def read_detector_config(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path} not found: is {run_dir} a run directory written by `netgan train`?")
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_CONFIG_BYTES // 2**20} MiB: not a detector.json")
         cfg = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ConfigError(f"{path} is not valid JSON: {exc}") from exc
+    except RecursionError as exc:  # absurdly deep nesting
+        raise ConfigError(f"{path} is not a valid detector.json: nested too deeply") from exc
     try:
         return validate_detector_config(cfg)
     except ConfigError as exc:
         raise ConfigError(f"{path}: {exc}") from exc
 
 
-def write_detector_config(run_dir: str | os.PathLike[str], cfg: dict[str, Any]) -> None:
+def detector_config_text(cfg: dict[str, Any]) -> str:
+    """The validated detector.json text of `cfg` (strict JSON: NaN/inf are refused)."""
     validate_detector_config(cfg)
-    atomic_write_text(Path(run_dir) / DETECTOR_FILE, json.dumps(cfg, indent=2, allow_nan=False) + "\n")
+    return json.dumps(cfg, indent=2, allow_nan=False) + "\n"
+
+
+def write_detector_config(run_dir: str | os.PathLike[str], cfg: dict[str, Any]) -> None:
+    atomic_write_text(Path(run_dir) / DETECTOR_FILE, detector_config_text(cfg))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import shutil
 from dataclasses import asdict, dataclass, fields
@@ -15,8 +17,8 @@ import tensorflow as tf
 from netgan_tf.data.windows import window_starts, windows_dataset
 from netgan_tf.errors import ConfigError, TrainingError
 from netgan_tf.models import NetGAN
-from netgan_tf.rundir import BACKUP_DIR, CHECKPOINT_DIR, HISTORY_FILE
-from netgan_tf.training.callbacks import AtomicCheckpoint, StopOnNaN
+from netgan_tf.rundir import BACKUP_DIR, CHECKPOINT_DIR, HISTORY_FILE, atomic_write_text
+from netgan_tf.training.callbacks import AtomicBackupAndRestore, AtomicCheckpoint, StopOnNaN, read_backup_epoch
 from netgan_tf.training.strategy import resolve_strategy
 
 # Auto epochs: enough passes to see about this many windows in total, within [MIN_EPOCHS, MAX_EPOCHS].
@@ -167,24 +169,94 @@ def train_model(
 
     nan_guard = StopOnNaN()
     cbs: list[keras.callbacks.Callback] = [nan_guard]
+    checkpoint: AtomicCheckpoint | None = None
+    history_path: Path | None = None
     if run_dir is not None:
         run = Path(run_dir)
         backup = run / BACKUP_DIR
-        if not resume and backup.exists():
-            shutil.rmtree(backup)
+        history_path = run / HISTORY_FILE
+        if not resume:
+            shutil.rmtree(backup, ignore_errors=True)
+            (run / CHECKPOINT_DIR / "last.keras").unlink(missing_ok=True)
+        # history.csv keeps exactly the epochs the backup holds: a kill between the CSV row and the backup of an
+        # epoch (or in the middle of a row) must neither duplicate nor lose an epoch number on --resume.
+        _truncate_history(history_path, read_backup_epoch(backup) if resume else 0)
+        checkpoint = AtomicCheckpoint(run / CHECKPOINT_DIR / "last.keras")
         cbs += [
-            keras.callbacks.BackupAndRestore(str(backup), delete_checkpoint=True),
-            keras.callbacks.CSVLogger(str(run / HISTORY_FILE), append=resume),
-            AtomicCheckpoint(run / CHECKPOINT_DIR / "last.keras"),
+            # CSVLogger before the backup: an epoch's row is on disk before the backup counts the epoch as done.
+            keras.callbacks.CSVLogger(str(history_path), append=resume),
+            # Kept after training: the run directory's checkpoints/ is removed once model.keras is saved, and a
+            # kill during calibration or saving then resumes with no epoch left to train.
+            AtomicBackupAndRestore(backup, delete_checkpoint=False),
+            checkpoint,
         ]
     cbs += list(callbacks or [])
-    history = model.fit(
-        train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=cbs, shuffle=False
-    )
+    history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=cbs, shuffle=False)
     if nan_guard.stopped_at is not None:
         epoch, batch, key = nan_guard.stopped_at
+        kept = "the weights of the last completed epoch were kept"
+        if checkpoint is not None and checkpoint.path.is_file() and (resume or checkpoint.saved):
+            kept += f" (saved in {checkpoint.path})"
         raise TrainingError(
-            f"training stopped: {key} became NaN/inf in epoch {epoch + 1}, batch {batch + 1}; the weights of the "
-            "last completed epoch were kept. Try a lower learning rate or check the input scaling."
+            f"training stopped: {key} became NaN/inf in epoch {epoch + 1}, batch {batch + 1}; {kept}. "
+            "Try a lower learning rate or check the input scaling."
         )
+    if resume and history_path is not None:
+        _full_history(history, history_path)
     return history
+
+
+def _read_history(path: Path) -> tuple[list[str], list[list[str]]]:
+    """The header and the complete rows (epoch 0, 1, 2, ... in order) of a CSVLogger file."""
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            text = fh.read()
+    except FileNotFoundError:
+        return [], []
+    if not text.endswith("\n"):  # a row cut short by a kill
+        text = text[: text.rfind("\n") + 1]
+    rows = list(csv.reader(text.splitlines()))
+    if not rows or not rows[0] or rows[0][0] != "epoch":
+        return [], []
+    header = rows[0]
+    good: list[list[str]] = []
+    for row in rows[1:]:
+        if len(row) != len(header) or row[0] != str(len(good)):
+            break
+        good.append(row)
+    return header, good
+
+
+def _truncate_history(path: Path, epochs: int) -> None:
+    """Keeps the header and the rows of epochs [0, epochs) of history.csv (removes the file when none is left)."""
+    if not path.exists():
+        return
+    header, rows = _read_history(path)
+    rows = rows[:epochs]
+    if not rows:
+        path.unlink()
+        return
+    buf = io.StringIO()
+    csv.writer(buf, dialect=csv.excel).writerows([header, *rows])  # the dialect CSVLogger writes
+    atomic_write_text(path, buf.getvalue())
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return float("nan")
+
+
+def _full_history(history: keras.callbacks.History, path: Path) -> None:
+    """After a resumed fit, makes `history.history` hold every epoch of the run (from history.csv)."""
+    header, rows = _read_history(path)
+    if not rows:
+        return
+    full: dict[str, list[float]] = {}
+    for j, key in enumerate(header[1:], start=1):
+        values = [_number(row[j]) for row in rows]
+        if not all(math.isnan(v) for v in values) or key in history.history:
+            full[key] = values
+    history.history = full
+    history.epoch = list(range(len(rows)))
