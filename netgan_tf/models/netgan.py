@@ -36,12 +36,13 @@ _E_STREAM = 2_000_003
 
 def _bce_per_example(labels: tf.Tensor, logits: tf.Tensor) -> tf.Tensor:
     """Sigmoid cross-entropy averaged over time steps: [b, T, 1] -> [b]."""
-    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    logits = tf.cast(logits, tf.float32)  # losses stay float32 under mixed precision
+    loss = tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.cast(labels, tf.float32), logits=logits)
     return tf.reduce_mean(loss, axis=[1, 2])
 
 
 def _mse_per_example(a: tf.Tensor, b: tf.Tensor) -> tf.Tensor:
-    return tf.reduce_mean(tf.square(a - b), axis=[1, 2])
+    return tf.reduce_mean(tf.square(tf.cast(a, tf.float32) - tf.cast(b, tf.float32)), axis=[1, 2])
 
 
 def _replica_mean(per_example: tf.Tensor) -> tf.Tensor:
@@ -291,8 +292,8 @@ class NetGAN(keras.Model):
             with tf.GradientTape() as tape:
                 d_per_example, real_logits, fake_logits = self._d_losses(x, fake, training=True)
                 d_loss = _replica_mean(d_per_example)
-            grads = tape.gradient(d_loss, self.discriminator.trainable_variables)
-            self.d_optimizer.apply_gradients(zip(grads, self.discriminator.trainable_variables))
+            grads = tape.gradient(self.d_optimizer.scale_loss(d_loss), self.discriminator.trainable_variables)
+            self.d_optimizer.apply_gradients(list(zip(grads, self.discriminator.trainable_variables)))
 
         for _ in range(self.g_steps):
             z = self.sample_latent(batch, self._noise_seed(_G_STREAM, self.g_optimizer.iterations))
@@ -301,10 +302,12 @@ class NetGAN(keras.Model):
                 g_loss = _replica_mean(losses["g"])
                 e_loss = _replica_mean(losses["e"]) if "e" in losses else None
             g_vars = self.generator.trainable_variables
-            self.g_optimizer.apply_gradients(zip(tape.gradient(g_loss, g_vars), g_vars))
+            g_grads = tape.gradient(self.g_optimizer.scale_loss(g_loss), g_vars)
+            self.g_optimizer.apply_gradients(list(zip(g_grads, g_vars)))
             if self.encoder is not None and self.e_optimizer is not None and e_loss is not None:
                 e_vars = self.encoder.trainable_variables
-                self.e_optimizer.apply_gradients(zip(tape.gradient(e_loss, e_vars), e_vars))
+                e_grads = tape.gradient(self.e_optimizer.scale_loss(e_loss), e_vars)
+                self.e_optimizer.apply_gradients(list(zip(e_grads, e_vars)))
             del tape
 
         self._update_trackers(d_per_example, real_logits, fake_logits, losses)

@@ -93,8 +93,7 @@ def build_model(
 ) -> NetGAN:
     """A compiled NetGAN for `n_features` series, created inside the strategy's scope (optimizer slots built)."""
     keras.utils.set_random_seed(s.seed)
-    if s.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    keras.mixed_precision.set_global_policy("mixed_float16" if s.mixed_precision else "float32")
     strategy = strategy or resolve_strategy(s.strategy)
     unroll = (not gpu_available()) if s.unroll is None else bool(s.unroll)
     with strategy.scope():
@@ -116,11 +115,17 @@ def build_model(
             output_activation=output_activation,
         )
         model.compile(
-            g_optimizer=keras.optimizers.Adam(s.g_learning_rate, beta_1=0.5),
-            d_optimizer=keras.optimizers.Adam(s.d_learning_rate, beta_1=0.5),
-            e_optimizer=keras.optimizers.Adam(s.e_learning_rate, beta_1=0.5) if s.use_encoder else None,
+            g_optimizer=_optimizer(s.g_learning_rate),
+            d_optimizer=_optimizer(s.d_learning_rate),
+            e_optimizer=_optimizer(s.e_learning_rate) if s.use_encoder else None,
         )
     return model
+
+
+def _optimizer(learning_rate: float) -> keras.optimizers.Optimizer:
+    """Adam(lr, beta_1=0.5). Under mixed precision the variables and all losses stay float32 (only activations are
+    float16); no loss scaling is applied."""
+    return keras.optimizers.Adam(learning_rate, beta_1=0.5)
 
 
 def split_train_validation(n_rows: int, s: TrainSettings) -> tuple[int, int]:
