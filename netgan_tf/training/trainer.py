@@ -6,6 +6,7 @@ import csv
 import io
 import math
 import shutil
+import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -196,6 +197,8 @@ def train_model(
             checkpoint,
         ]
     cbs += list(callbacks or [])
+    if verbose == "auto":  # a progress bar on a terminal, one line per epoch in logs and CI
+        verbose = 1 if sys.stdout.isatty() else 2
     history = model.fit(train_ds, validation_data=val_ds, epochs=epochs, verbose=verbose, callbacks=cbs, shuffle=False)
     if nan_guard.stopped_at is not None:
         epoch, batch, key = nan_guard.stopped_at
