@@ -56,7 +56,7 @@ def add_commands(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "export",
         help="export a trained run as a SavedModel for TensorFlow Serving",
-        description="Write OUT/NAME/VERSION/ (saved_model.pb, variables/, assets.extra/netgan.json and warm-up "
+        description="Write BASE_DIR/NAME/VERSION/ (saved_model.pb, variables/, assets.extra/netgan.json and warm-up "
         "requests) with the signatures serving_default, score_fast, generate and discriminate. The graph takes raw "
         "values, holds the scaler and the streaming threshold, and contains no cuDNN-only op (CPU-servable). "
         "An existing version is never overwritten.",

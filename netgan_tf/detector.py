@@ -482,6 +482,10 @@ class AnomalyDetector:
         run = Path(run_dir)
         try:
             return cls._from_config(run, cfg)
+        except ConfigError as exc:
+            if str(run) in str(exc):
+                raise
+            raise ConfigError(f"{run / DETECTOR_FILE}: {exc}") from exc
         except NetGANError:
             raise
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:

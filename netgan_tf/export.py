@@ -5,6 +5,7 @@
     saved_model.pb, variables/           the graph and the weights
     assets.extra/netgan.json             features, window, scaler, threshold, normalisation, versions, signatures
     assets.extra/tf_serving_warmup_requests   PredictionLog records TF Serving replays at load time
+                                              (needs tensorflow-serving-api; skipped with a warning without it)
 
 The served graph does the whole job: it takes RAW values, applies the training scaler (constants in the graph), runs
 the latent inversion in a bounded `tf.while_loop` (the same `score_windows` the Python API uses), standardises the
@@ -32,6 +33,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -325,6 +327,19 @@ def write_warmup(path: Path, graph: _ServingGraph, name: str) -> int:
 
 
 # ------------------------------------------------------------------------------------------------ export
+def _have_serving_api() -> bool:
+    try:
+        import tensorflow_serving.apis.prediction_log_pb2  # noqa: F401
+    except ImportError:
+        warnings.warn(
+            "tensorflow-serving-api is not installed: the export gets no warm-up requests "
+            "(pip install 'netgan_tf[serving]', or --no-deps tensorflow-serving-api beside tensorflow-cpu)",
+            stacklevel=3,
+        )
+        return False
+    return True
+
+
 def _as_detector(detector: AnomalyDetector | str | os.PathLike[str]) -> AnomalyDetector:
     from netgan_tf.detector import AnomalyDetector
 
@@ -400,8 +415,8 @@ def export_detector(
         extra = tmp / ASSETS_EXTRA
         extra.mkdir(exist_ok=True)
         meta = _metadata(det, graph, name, version)
+        meta["warmup_requests"] = write_warmup(extra / WARMUP_FILE, graph, name) if _have_serving_api() else 0
         (extra / METADATA_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
-        write_warmup(extra / WARMUP_FILE, graph, name)
         if final.exists():
             raise ConfigError(f"{final} appeared during the export: an export version is never overwritten")
         os.rename(tmp, final)

@@ -260,8 +260,9 @@ class NetGAN(keras.Model):
         return super().fit(*args, **kwargs)
 
     def _d_losses(self, x: tf.Tensor, fake: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-        real_logits = self.discriminator(x, training=training)
-        fake_logits = self.discriminator(fake, training=training)
+        # One discriminator call on [real; fake]: the same result as two calls, cheaper on CPUs.
+        logits = self.discriminator(tf.concat([x, tf.cast(fake, x.dtype)], axis=0), training=training)
+        real_logits, fake_logits = tf.split(logits, 2, axis=0)
         real_labels = tf.fill(tf.shape(real_logits), 1.0 - self.label_smoothing)
         per_example = _bce_per_example(real_labels, real_logits) + _bce_per_example(
             tf.zeros_like(fake_logits), fake_logits
@@ -269,12 +270,18 @@ class NetGAN(keras.Model):
         return per_example, real_logits, fake_logits
 
     def _g_losses(self, x: tf.Tensor, z: tf.Tensor, training: bool) -> dict[str, tf.Tensor]:
-        fake = self.generator(z, training=training)
+        if self.encoder is None:
+            fake = self.generator(z, training=training)
+        else:
+            # One generator call on [z; E(x)] gives both the fake windows and the reconstructions.
+            z_real = tf.cast(self.encoder(x, training=training), z.dtype)
+            fake, reconstruction = tf.split(
+                self.generator(tf.concat([z, z_real], axis=0), training=training), 2, axis=0
+            )
         fake_logits = self.discriminator(fake, training=training)
         adv = _bce_per_example(tf.ones_like(fake_logits), fake_logits)
         out = {"adv": adv, "g": adv}
         if self.encoder is not None:
-            reconstruction = self.generator(self.encoder(x, training=training), training=training)
             rec = _mse_per_example(x, reconstruction)
             cyc = _mse_per_example(z, self.encoder(fake, training=training))
             out.update(rec=rec, cyc=cyc, g=adv + self.reconstruction_weight * rec, e=rec + self.cycle_weight * cyc)
