@@ -48,7 +48,11 @@ def _nonneg_int(text: str) -> int:
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--label-column", metavar="NAME", help="0/1 label column (anomalous rows are left out of training)")
+    p.add_argument(
+        "--label-column",
+        metavar="NAME",
+        help="0/1 label column (train: anomalous rows are left out of training; score: used for the metrics)",
+    )
     p.add_argument("--time-column", metavar="NAME", help="time column, kept in the output and never used as a feature")
     p.add_argument("--sep", metavar="S", help="CSV delimiter (default: sniffed from the file)")
 
@@ -128,9 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--score-weight",
         type=float,
-        default=0.5,
+        default=1.0,
         metavar="LAMBDA",
-        help="λ: weight of the reconstruction part of the score; 1-λ goes to the discriminator part (default: 0.5)",
+        help="λ: weight of the reconstruction part of the score; 1-λ goes to the discriminator part "
+        "(default: 1.0, see README 'How it works')",
     )
     _add_scoring_options(p, defaults=True)
     p.add_argument(

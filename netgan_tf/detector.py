@@ -57,7 +57,7 @@ class ScoringOptions:
     """How scores are computed and thresholded (stored in detector.json under "scoring" and "threshold")."""
 
     inversion: InversionSettings = field(default_factory=InversionSettings)
-    weight: float = 0.5
+    weight: float = 1.0
     mode: str = "batch"
     threshold_method: str = "quantile"
     threshold_q: float = 0.995
@@ -118,7 +118,7 @@ class AnomalyDetector:
         inversion_init: str = "encoder",
         inversion_steps: int = 10,
         inversion_lr: float = 0.05,
-        score_weight: float = 0.5,
+        score_weight: float = 1.0,
         threshold: str = "quantile",
         threshold_q: float = 0.995,
         pot_risk: float = 1e-3,

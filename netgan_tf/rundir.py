@@ -105,9 +105,11 @@ def check_writable(directory: str | os.PathLike[str]) -> Path:
     try:
         d.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=d)
-        os.write(fd, b"x" * 4096)
-        os.close(fd)
-        os.unlink(probe)
+        try:
+            os.write(fd, b"x" * 4096)
+        finally:
+            os.close(fd)
+            os.unlink(probe)
     except OSError as exc:
         raise ConfigError(f"cannot write to output directory {d}: {exc.strerror or exc}") from exc
     return d

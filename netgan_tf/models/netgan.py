@@ -257,6 +257,9 @@ class NetGAN(keras.Model):
     def fit(self, *args: Any, **kwargs: Any) -> Any:
         # Keras raises its own ValueError before train_step runs; check first so the error is a ConfigError.
         self._check_compiled()
+        data = args[0] if args else kwargs.get("x")
+        if isinstance(data, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a dataset shuffles itself; Keras would only warn
         return super().fit(*args, **kwargs)
 
     def _d_losses(self, x: tf.Tensor, fake: tf.Tensor, training: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:

@@ -56,7 +56,7 @@ class InversionSettings:
 class ScoreNormalization:
     """Training statistics that make the score comparable across datasets (see the module docstring)."""
 
-    weight: float = 0.5
+    weight: float = 1.0
     feature_scale: list[float] = field(default_factory=list)
     rec_mean: float = 0.0
     rec_std: float = 1.0
@@ -73,7 +73,7 @@ class ScoreNormalization:
             raise ConfigError("score normalisation scales must be > 0")
 
     @classmethod
-    def identity(cls, n_features: int, weight: float = 0.5) -> ScoreNormalization:
+    def identity(cls, n_features: int, weight: float = 1.0) -> ScoreNormalization:
         return cls(weight=weight, feature_scale=[1.0] * n_features)
 
     def to_dict(self) -> dict[str, Any]:

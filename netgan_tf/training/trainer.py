@@ -217,7 +217,7 @@ def train_model(
 def _read_history(path: Path) -> tuple[list[str], list[list[str]]]:
     """The header and the complete rows (epoch 0, 1, 2, ... in order) of a CSVLogger file."""
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
             text = fh.read()
     except FileNotFoundError:
         return [], []
@@ -246,7 +246,10 @@ def _truncate_history(path: Path, epochs: int) -> None:
         return
     buf = io.StringIO()
     csv.writer(buf, dialect=csv.excel).writerows([header, *rows])  # the dialect CSVLogger writes
-    atomic_write_text(path, buf.getvalue())
+    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        unchanged = fh.read() == buf.getvalue()
+    if not unchanged:
+        atomic_write_text(path, buf.getvalue())
 
 
 def _number(text: str) -> float:
