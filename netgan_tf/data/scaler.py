@@ -82,14 +82,16 @@ class Scaler:
                 f"scaler.fit got {int((~finite).sum())} NaN/inf value(s), first at row {row}, feature {col}"
             )
 
+        xmin = arr.min(axis=0)
+        xmax = arr.max(axis=0)
+        span = xmax - xmin
+        # A column whose spread is below float32 resolution is constant (round-off must not become a huge scale).
+        flat = span <= 8 * np.finfo(np.float32).eps * np.maximum(np.abs(xmin), np.abs(xmax))
         if self.method == "minmax":
             lo, hi = self.feature_range
-            xmin = arr.min(axis=0)
-            xmax = arr.max(axis=0)
-            span = xmax - xmin
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 mul = (hi - lo) / span
-            constant = ~(np.isfinite(mul) & (span > 0) & (mul != 0))
+            constant = flat | ~(np.isfinite(mul) & (span > 0) & (mul != 0))
             mul = np.where(constant, 1.0, mul)
             add = np.where(constant, 0.5 * (lo + hi) - xmin, lo - xmin * mul)
         else:
@@ -97,7 +99,7 @@ class Scaler:
             std = arr.std(axis=0)
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 mul = 1.0 / std
-            constant = ~(np.isfinite(mul) & (std > 0) & (mul != 0))
+            constant = flat | ~(np.isfinite(mul) & (std > 0) & (mul != 0))
             mul = np.where(constant, 1.0, mul)
             add = np.where(constant, -mean, -mean * mul)
 
