@@ -83,6 +83,14 @@ def run_smd_machine(machine: str, args: argparse.Namespace) -> dict[str, Any]:
         cli_train = cli_train_time(machine, model_dir, args.epochs)
         fit_s = cli_train["wall_s"]
         det = AnomalyDetector.load(model_dir)
+    elif args.reuse_models and (model_dir / "detector.json").is_file() and not args.quick:
+        # The saved model, recalibrated (normalisation + threshold from train scores) with today's scoring defaults.
+        det = AnomalyDetector.load(model_dir)
+        defaults = AnomalyDetector()
+        det.options.weight, det.options.inversion = defaults.options.weight, defaults.options.inversion
+        log(f"{machine}: reusing {model_dir}; recalibrating with λ={det.options.weight}, {det.options.inversion}")
+        det._calibrate(det.scaler.transform(train[det.features].to_numpy(np.float32)), None)
+        fit_s = float("nan")
     else:
         det = AnomalyDetector(epochs=args.epochs, verbose=0)
         log(f"{machine}: fitting Net-GAN on {len(train)} train rows (epochs={args.epochs or 'auto'})")
@@ -588,6 +596,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any] | None:
     p.add_argument("--skip-skab", action="store_true")
     p.add_argument("--skip-cli", action="store_true", help="do not time `netgan score`")
     p.add_argument("--streaming", action="store_true", help="also evaluate streaming aggregation")
+    p.add_argument(
+        "--reuse-models",
+        action="store_true",
+        help="load the detectors saved in --model-dir (train only the missing ones) and recalibrate them with the "
+        "current scoring defaults",
+    )
     p.add_argument("--skab-files", type=int, default=0, help="only the first N SKAB files (0: all 34)")
     p.add_argument(
         "--skab-epochs",

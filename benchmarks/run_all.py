@@ -1,9 +1,11 @@
-"""`make bench`: runs the detection benchmark, the inversion grid and the throughput benchmark, in that order, and
+"""`make bench`: runs the detection benchmark, the inversion grid, the throughput benchmark and the SavedModel
+serving latency benchmark, in that order, and
 prints their markdown tables. Order matters: detection trains one model per SMD machine (machine-1-4 through the
 `netgan train` CLI, which is the issue-2 timing) and saves them; the grid reuses those models and throughput reuses
 that CLI timing instead of training again.
 
-Run: .venv/bin/python -m benchmarks.run_all [--quick] [--machines a,b] [--only detection,inversion_grid,throughput]
+Run: .venv/bin/python -m benchmarks.run_all [--quick] [--machines a,b]
+     [--only detection,inversion_grid,throughput,serving_latency]
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes for every benchmark (not results)")
     p.add_argument("--machines", default=None, help="comma-separated SMD machines (default: all 4)")
-    p.add_argument("--only", default="detection,inversion_grid,throughput", help="which benchmarks to run")
+    p.add_argument(
+        "--only", default="detection,inversion_grid,throughput,serving_latency", help="which benchmarks to run"
+    )
     p.add_argument("--skip-skab", action="store_true", help="detection: SMD only")
     args = p.parse_args(argv)
     only = {s.strip() for s in args.only.split(",") if s.strip()}
@@ -46,6 +50,11 @@ def main(argv: list[str] | None = None) -> None:
         rec = throughput.main([*(["--quick"] if args.quick else []), "--reuse-detection"])
         if rec is not None:
             tables.append(throughput.markdown(rec))
+    if "serving_latency" in only:
+        from benchmarks import serving_latency
+
+        log("=== SavedModel serving latency (issue 4) ===")
+        serving_latency.main(["--calls", "20", "--repeats", "2"] if args.quick else [])
     log(f"all benchmarks done in {time.perf_counter() - t0:.0f} s; results in {RESULTS_DIR}")
     print("\n\n".join(tables))
 
