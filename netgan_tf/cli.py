@@ -15,36 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from netgan_tf import __version__
+from netgan_tf.cli_types import csv_list, nonneg_int, positive_int
 from netgan_tf.errors import NetGANError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def _csv_list(text: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of column names")
-    return items
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 def _add_data_options(p: argparse.ArgumentParser) -> None:
@@ -67,7 +41,7 @@ def _add_scoring_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     )
     p.add_argument(
         "--inversion-steps",
-        type=_nonneg_int,
+        type=nonneg_int,
         default=10 if defaults else None,
         metavar="K",
         help="Adam steps of latent inversion per window" + (" (default: 10)" if defaults else " (default: as trained)"),
@@ -94,23 +68,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", metavar="DATA", help="training data: .csv, .csv.gz or .parquet")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory to write")
     _add_data_options(p)
-    p.add_argument("--features", type=_csv_list, metavar="A,B,...", help="feature columns (default: all others)")
+    p.add_argument("--features", type=csv_list, metavar="A,B,...", help="feature columns (default: all others)")
     p.add_argument(
         "--fill",
         choices=("error", "ffill", "interpolate", "zero", "drop"),
         default="error",
         help="what to do with NaN/inf values (default: error, naming column and row)",
     )
-    p.add_argument("--window", type=_positive_int, default=30, metavar="T", help="window length in rows (default: 30)")
-    p.add_argument("--stride", type=_positive_int, default=1, metavar="S", help="training window stride (default: 1)")
+    p.add_argument("--window", type=positive_int, default=30, metavar="T", help="window length in rows (default: 30)")
+    p.add_argument("--stride", type=positive_int, default=1, metavar="S", help="training window stride (default: 1)")
     p.add_argument(
-        "--epochs", type=_positive_int, metavar="E", help="epochs (default: automatic, ~120,000 windows in total)"
+        "--epochs", type=positive_int, metavar="E", help="epochs (default: automatic, ~120,000 windows in total)"
     )
-    p.add_argument("--batch-size", type=_positive_int, default=64, metavar="B", help="global batch size (default: 64)")
-    p.add_argument(
-        "--latent-dim", type=_positive_int, default=15, metavar="L", help="latent size per step (default 15)"
-    )
-    p.add_argument("--hidden", type=_positive_int, default=100, metavar="H", help="LSTM units per model (default: 100)")
+    p.add_argument("--batch-size", type=positive_int, default=64, metavar="B", help="global batch size (default: 64)")
+    p.add_argument("--latent-dim", type=positive_int, default=15, metavar="L", help="latent size per step (default 15)")
+    p.add_argument("--hidden", type=positive_int, default=100, metavar="H", help="LSTM units per model (default: 100)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     p.add_argument("--scaler", choices=("minmax", "zscore"), default="minmax", help="input scaling (default: minmax)")
     p.add_argument("--no-encoder", action="store_true", help="train without the encoder (slower, random-start scoring)")
@@ -196,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         "metrics, write a plot and export a SavedModel.",
     )
     p.add_argument("--out", default="runs/demo", metavar="DIR", help="output folder (default: runs/demo)")
-    p.add_argument("--epochs", type=_positive_int, default=12, metavar="E", help="training epochs (default: 12)")
+    p.add_argument("--epochs", type=positive_int, default=12, metavar="E", help="training epochs (default: 12)")
     p.add_argument("--seed", type=int, default=0, metavar="N", help="random seed (default: 0)")
     p.add_argument("--no-export", action="store_true", help="skip the SavedModel export")
     p.set_defaults(func=cmd_demo)
@@ -207,8 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Median training windows/s over several epochs and scoring windows/s for T=30, 38 features, "
         "latent 15, hidden 100, batch 64. Writes JSON with --out.",
     )
-    p.add_argument("--epochs", type=_positive_int, default=5, metavar="E", help="timed epochs (default: 5)")
-    p.add_argument("--windows", type=_positive_int, default=4096, metavar="N", help="windows per epoch (default 4096)")
+    p.add_argument("--epochs", type=positive_int, default=5, metavar="E", help="timed epochs (default: 5)")
+    p.add_argument("--windows", type=positive_int, default=4096, metavar="N", help="windows per epoch (default 4096)")
     p.add_argument("--out", metavar="RESULT.json", help="write the result as JSON")
     p.set_defaults(func=cmd_bench)
 

@@ -9,46 +9,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from netgan_tf.cli_types import csv_list, nonneg_int, positive_float, positive_int
 from netgan_tf.errors import ConfigError, DataError
 
 __all__ = ["add_commands", "cmd_export", "cmd_serve_score"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
-def _nonneg_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
-
-
-def _csv_list(text: str) -> list[str]:
-    items = [t.strip() for t in text.split(",") if t.strip()]
-    if not items:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of column names")
-    return items
 
 
 def add_commands(subparsers: Any) -> None:
@@ -68,13 +32,13 @@ def add_commands(subparsers: Any) -> None:
     )
     p.add_argument(
         "--version",
-        type=_positive_int,
+        type=positive_int,
         metavar="N",
         help="version folder (default: one more than the highest existing version, 1 if none)",
     )
     p.add_argument(
         "--fast-steps",
-        type=_nonneg_int,
+        type=nonneg_int,
         default=0,
         metavar="K",
         help="inversion steps of score_fast after the encoder's start (default: 0, the encoder alone)",
@@ -99,7 +63,7 @@ def add_commands(subparsers: Any) -> None:
     p.add_argument("--label-column", metavar="NAME", help="0/1 label column, copied to the output, never sent")
     p.add_argument(
         "--features",
-        type=_csv_list,
+        type=csv_list,
         metavar="A,B,...",
         help="feature columns in training order (default: from --metadata, else every other column)",
     )
@@ -108,18 +72,16 @@ def add_commands(subparsers: Any) -> None:
         metavar="NETGAN.json",
         help="the export's assets.extra/netgan.json: feature order and threshold (flags the T-1 warm-up rows too)",
     )
-    p.add_argument(
-        "--batch-size", type=_positive_int, default=64, metavar="B", help="windows per request (default: 64)"
-    )
+    p.add_argument("--batch-size", type=positive_int, default=64, metavar="B", help="windows per request (default: 64)")
     p.add_argument(
         "--signature",
         default="serving_default",
         metavar="S",
         help="signature to call: serving_default or score_fast (default: serving_default)",
     )
-    p.add_argument("--version", type=_positive_int, metavar="N", help="model version (default: the latest served)")
+    p.add_argument("--version", type=positive_int, metavar="N", help="model version (default: the latest served)")
     p.add_argument(
-        "--timeout", type=_positive_float, default=30.0, metavar="SEC", help="seconds per request (default: 30)"
+        "--timeout", type=positive_float, default=30.0, metavar="SEC", help="seconds per request (default: 30)"
     )
     p.set_defaults(func=cmd_serve_score)
 
