@@ -16,7 +16,7 @@ from typing import Any
 
 from netgan_tf import __version__
 from netgan_tf.cli_types import csv_list, nonneg_int, positive_int
-from netgan_tf.errors import NetGANError
+from netgan_tf.errors import ConfigError, NetGANError
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_scoring_options(p, defaults=False)
     p.add_argument("--attribution", action="store_true", help="add one share_<feature> column per feature")
+    p.add_argument(
+        "--chunk-rows",
+        type=positive_int,
+        metavar="N",
+        help="read and score the file in overlapping pieces of about N rows and write the output as it goes, so memory "
+        "does not grow with the file (same scores as a whole-file run)",
+    )
     p.add_argument("--plot", metavar="OUT.png", help="write a plot of top features, score, threshold and anomalies")
     p.add_argument("--json", action="store_true", help="print metrics as JSON (with --label-column)")
     p.add_argument("--quiet", action="store_true", help="no progress output")
@@ -246,8 +253,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 
     detector = AnomalyDetector.load(args.run_dir)
     detector.verbose = 0 if args.quiet else 1
-    scores = detector.score(
-        args.data,
+    options: dict[str, Any] = dict(
         mode=args.mode,
         label_column=args.label_column,
         time_column=args.time_column,
@@ -256,16 +262,23 @@ def cmd_score(args: argparse.Namespace) -> int:
         inversion_init=args.inversion_init,
         inversion_steps=args.inversion_steps,
     )
-    atomic_write(args.out, lambda tmp: scores.to_csv(tmp, index=False), suffix=".csv")
-    n_flag = int(scores["is_anomaly"].sum())
-    print(f"wrote {len(scores)} rows to {args.out}; {n_flag} flagged ({100.0 * n_flag / max(len(scores), 1):.2f}%)")
-    labels = scores[args.label_column].to_numpy() if args.label_column else None
+    mode = args.mode or detector.options.mode
+    if args.chunk_rows:
+        if args.plot:
+            raise ConfigError("--plot needs the whole file in memory; leave out --chunk-rows or --plot")
+        score_values, flags, labels = detector.score_to_csv(args.data, args.out, chunk_rows=args.chunk_rows, **options)
+        flagged, n_rows, scores = int(flags.sum()), len(score_values), None
+    else:
+        scores = detector.score(args.data, **options)
+        atomic_write(args.out, lambda tmp: scores.to_csv(tmp, index=False), suffix=".csv")
+        score_values, flags = scores["score"].to_numpy(), scores["is_anomaly"].to_numpy()
+        labels = scores[args.label_column].to_numpy() if args.label_column else None
+        flagged, n_rows = int(flags.sum()), len(scores)
+    print(f"wrote {n_rows} rows to {args.out}; {flagged} flagged ({100.0 * flagged / max(n_rows, 1):.2f}%)")
     if labels is not None:
-        result = metrics.evaluate(
-            labels, scores["score"].to_numpy(), float(scores["threshold"].iloc[0]), flags=scores["is_anomaly"]
-        )
+        result = metrics.evaluate(labels, score_values, detector.thresholds[mode].value, flags=flags)
         print(json.dumps(result, indent=2) if args.json else metrics.format_report(result))
-    if args.plot:
+    if args.plot and scores is not None:
         from netgan_tf.data.loading import read_frame
         from netgan_tf.plotting import plot_scores
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,6 +37,7 @@ from netgan_tf.rundir import (
     DETECTOR_FILE,
     MODEL_FILE,
     SCHEMA_VERSION,
+    atomic_write,
     atomic_write_many,
     atomic_write_text,
     check_writable,
@@ -43,6 +46,7 @@ from netgan_tf.rundir import (
     remove_stale_temp_files,
 )
 from netgan_tf.scoring.aggregate import AGGREGATION_MODES, feature_shares, top_k_features
+from netgan_tf.scoring.segments import iter_segments
 from netgan_tf.scoring.series import RowScores, WindowBatchOutputs, rows_from_windows, run_windows
 from netgan_tf.scoring.window_scores import InversionSettings, ScoreNormalization, fit_normalization
 from netgan_tf.thresholds import SPOT, THRESHOLD_METHODS, Threshold, choose_threshold
@@ -346,34 +350,103 @@ class AnomalyDetector:
         self._require_fitted()
         mode = mode or self.options.mode
         table = self._load_rows(data, label_column, time_column, sep)
+        with self._inversion_override(inversion_init, inversion_steps):
+            rows = self.score_rows(table, mode)
+        return self._scores_frame(table, rows, self.flags(rows.score, mode), mode, label_column, attribution)
+
+    @contextmanager
+    def _inversion_override(self, init: str | None, steps: int | None) -> Iterator[None]:
         saved = self.options.inversion
-        if inversion_init is not None or inversion_steps is not None:
+        if init is not None or steps is not None:
             self.options.inversion = InversionSettings(
-                inversion_init or saved.init,
-                saved.steps if inversion_steps is None else inversion_steps,
-                saved.learning_rate,
-                saved.seed,
+                init or saved.init, saved.steps if steps is None else steps, saved.learning_rate, saved.seed
             )
         try:
-            rows = self.score_rows(table, mode)
+            yield
         finally:
             self.options.inversion = saved
-        out = pd.DataFrame(index=pd.RangeIndex(table.n_rows))
+
+    def _scores_frame(
+        self,
+        table: Table,
+        rows: RowScores,
+        flags: np.ndarray,
+        mode: str,
+        label_column: str | None,
+        attribution: bool,
+        own: slice = slice(None),
+    ) -> pd.DataFrame:
+        """The `score` DataFrame for the rows `own` of a scored table."""
+        score = rows.score[own]
+        out = pd.DataFrame(index=pd.RangeIndex(len(score)))
         if table.time is not None:
-            out[table.time.name] = table.time.to_numpy()
-        out["score"] = rows.score
-        out["is_anomaly"] = self.flags(rows.score, mode)
+            out[table.time.name] = table.time.to_numpy()[own]
+        out["score"] = score
+        out["is_anomaly"] = flags
         out["threshold"] = self.thresholds[mode].value
-        out["discriminator_score"] = rows.discriminator_score
-        out["reconstruction_score"] = rows.reconstruction_score
-        out["top_features"] = top_k_features(rows.attribution, self.features, self.options.top_k)
+        out["discriminator_score"] = rows.discriminator_score[own]
+        out["reconstruction_score"] = rows.reconstruction_score[own]
+        out["top_features"] = top_k_features(rows.attribution[own], self.features, self.options.top_k)
         if table.labels is not None and label_column is not None:
-            out[label_column] = table.labels
+            out[label_column] = table.labels[own]
         if attribution:
-            shares = feature_shares(rows.attribution)
+            shares = feature_shares(rows.attribution[own])
             for i, name in enumerate(self.features):
                 out[f"share_{name}"] = shares[:, i]
         return out
+
+    def score_to_csv(
+        self,
+        data: str | os.PathLike[str] | pd.DataFrame,
+        out: str | os.PathLike[str],
+        *,
+        chunk_rows: int = 100_000,
+        mode: str | None = None,
+        label_column: str | None = None,
+        time_column: str | None = None,
+        sep: str | None = None,
+        attribution: bool = False,
+        inversion_init: str | None = None,
+        inversion_steps: int | None = None,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Out-of-core `score`: reads `data` in overlapping segments of about `chunk_rows` rows and appends each
+        segment's rows to the CSV `out` (written to a temporary file, renamed when complete), so memory does not
+        grow with the file. The rows are identical to `score(data)`'s. Returns (scores, flags, labels or None)
+        of all rows, for the metrics. NaN policy `drop` is refused here (it would shift rows between segments)."""
+        self._require_fitted()
+        if self.fill == "drop":
+            raise ConfigError("chunked scoring cannot use the NaN policy 'drop'; score the file without chunks")
+        mode = mode or self.options.mode
+        spot = None
+        if self.thresholds[mode].method == "spot":
+            spot = SPOT(risk=self.options.pot_risk).fit(self.train_scores[mode])
+        scores: list[np.ndarray] = []
+        all_flags: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+
+        def write(tmp: str) -> None:
+            for k, seg in enumerate(iter_segments(data, self.settings.window, chunk_rows, sep=sep)):
+                try:
+                    table = self._load_rows(seg.frame, label_column, time_column, None)
+                except DataError as exc:
+                    raise DataError(f"{data} (segment from data row {seg.start}): {exc}") from exc
+                with self._inversion_override(inversion_init, inversion_steps):
+                    rows = self.score_rows(table, mode)
+                own = rows.score[seg.own]
+                flags = (
+                    spot.run(own)[1].astype(np.int8)
+                    if spot is not None
+                    else (own >= self.thresholds[mode].value).astype(np.int8)
+                )
+                frame = self._scores_frame(table, rows, flags, mode, label_column, attribution, seg.own)
+                frame.to_csv(tmp, mode="w" if k == 0 else "a", header=k == 0, index=False)
+                scores.append(own)
+                all_flags.append(flags)
+                if table.labels is not None and label_column is not None:
+                    labels.append(table.labels[seg.own])
+
+        atomic_write(out, write, suffix=".csv")
+        return np.concatenate(scores), np.concatenate(all_flags), (np.concatenate(labels) if labels else None)
 
     def predict(self, data: str | os.PathLike[str] | pd.DataFrame, **kwargs: Any) -> np.ndarray:
         """0/1 anomaly flag per input row."""

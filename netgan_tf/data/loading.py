@@ -14,7 +14,7 @@ import gzip
 import lzma
 import os
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -180,6 +180,46 @@ def read_frame(source: str | os.PathLike[str] | pd.DataFrame, sep: str | None = 
     if frame.shape[1] == 0:
         raise DataError(f"{path}: file is empty (no columns)")
     return frame
+
+
+def iter_frames(
+    source: str | os.PathLike[str] | pd.DataFrame, chunk_rows: int, sep: str | None = None
+) -> Iterator[pd.DataFrame]:
+    """Reads a CSV / Parquet file (or slices a DataFrame) in pieces of `chunk_rows` rows, in order, so that memory
+    does not grow with the file. Same formats, sniffing and errors as `read_frame`; each piece keeps the columns."""
+    if int(chunk_rows) < 1:
+        raise ConfigError(f"chunk_rows must be a positive integer, got {chunk_rows}")
+    if isinstance(source, pd.DataFrame):
+        for start in range(0, len(source), chunk_rows):
+            yield source.iloc[start : start + chunk_rows].reset_index(drop=True)
+        return
+    path = Path(source)
+    if not path.is_file() or path.stat().st_size == 0:
+        read_frame(path, sep=sep)  # raises the same DataError as a whole-file read
+    if path.name.lower().endswith(_PARQUET_SUFFIXES):
+        try:
+            import pyarrow.parquet as pq
+
+            for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+                yield batch.to_pandas()
+        except ImportError as exc:
+            raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow): {exc}") from exc
+        return
+    compression = _compression_of(path)
+    if sep is None:
+        sep = _sniff_sep(_head_bytes(path, compression, _SNIFF_BYTES))
+    kwargs: dict[str, Any] = {"sep": sep, "compression": "infer", "chunksize": int(chunk_rows)}
+    if len(sep) > 1 and sep != r"\s+":
+        kwargs["engine"] = "python"
+    try:
+        with pd.read_csv(path, **kwargs) as reader:
+            yield from reader
+    except pd.errors.EmptyDataError as exc:
+        raise DataError(f"{path}: file is empty (no header row)") from exc
+    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
+        raise DataError(f"{path}: cannot parse as CSV (separator {sep!r}): {exc}") from exc
+    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, ValueError) as exc:
+        raise DataError(f"{path}: cannot read file: {exc}") from exc
 
 
 # --------------------------------------------------------------------------------------------------
