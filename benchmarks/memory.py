@@ -6,7 +6,7 @@ peak RSS (ru_maxrss). Memory should not grow with the file: the ratio of the lar
 the figure (issue target: within 1.5x). `--inversion-steps` defaults to 0 (encoder start only) so the run fits in
 minutes here; the inversion steps change the time, not the memory per segment.
 
-    python -m benchmarks.memory [--sizes 100000,400000] [--chunk-rows 50000] [--inversion-steps 0]
+    python -m benchmarks.memory [--sizes 100000,400000] [--chunk-rows 10000] [--inversion-steps 0]
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def peak_rss_mb(cmd: list[str]) -> tuple[float, float, int]:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--sizes", default="100000,400000", help="comma-separated row counts")
-    p.add_argument("--chunk-rows", type=int, default=50_000)
+    p.add_argument("--chunk-rows", type=int, default=10_000)
     p.add_argument("--inversion-steps", type=int, default=0)
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]

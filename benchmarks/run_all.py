@@ -1,11 +1,10 @@
-"""`make bench`: runs the detection benchmark, the inversion grid, the throughput benchmark and the SavedModel
-serving latency benchmark, in that order, and
-prints their markdown tables. Order matters: detection trains one model per SMD machine (machine-1-4 through the
+"""`make bench`: runs the detection benchmark, the inversion grid, the throughput benchmark, the SavedModel serving
+latency, the out-of-core scoring memory and the 1-vs-2-replica benchmarks, in that order, and prints their tables. Order matters: detection trains one model per SMD machine (machine-1-4 through the
 `netgan train` CLI, which is the issue-2 timing) and saves them; the grid reuses those models and throughput reuses
 that CLI timing instead of training again.
 
 Run: .venv/bin/python -m benchmarks.run_all [--quick] [--machines a,b]
-     [--only detection,inversion_grid,throughput,serving_latency]
+     [--only detection,inversion_grid,throughput,serving_latency,memory,replicas]
 """
 
 from __future__ import annotations
@@ -21,7 +20,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--quick", action="store_true", help="smoke-test sizes for every benchmark (not results)")
     p.add_argument("--machines", default=None, help="comma-separated SMD machines (default: all 4)")
     p.add_argument(
-        "--only", default="detection,inversion_grid,throughput,serving_latency", help="which benchmarks to run"
+        "--only",
+        default="detection,inversion_grid,throughput,serving_latency,memory,replicas",
+        help="which benchmarks to run",
     )
     p.add_argument("--skip-skab", action="store_true", help="detection: SMD only")
     args = p.parse_args(argv)
@@ -55,6 +56,16 @@ def main(argv: list[str] | None = None) -> None:
 
         log("=== SavedModel serving latency (issue 4) ===")
         serving_latency.main(["--calls", "20", "--repeats", "2"] if args.quick else [])
+    if "memory" in only:
+        from benchmarks import memory
+
+        log("=== out-of-core scoring memory (issue 7) ===")
+        memory.main(["--sizes", "20000,60000", "--chunk-rows", "10000"] if args.quick else [])
+    if "replicas" in only:
+        from benchmarks import replicas
+
+        log("=== 1 vs 2 replicas (issue 7) ===")
+        replicas.main(["--epochs", "1", "--windows", "1024"] if args.quick else [])
     log(f"all benchmarks done in {time.perf_counter() - t0:.0f} s; results in {RESULTS_DIR}")
     print("\n\n".join(tables))
 
