@@ -1,7 +1,8 @@
 """`make bench`: runs the detection benchmark, the inversion grid, the throughput benchmark, the SavedModel serving
-latency, the out-of-core scoring memory and the 1-vs-2-replica benchmarks, in that order, and prints their tables. Order matters: detection trains one model per SMD machine (machine-1-4 through the
-`netgan train` CLI, which is the issue-2 timing) and saves them; the grid reuses those models and throughput reuses
-that CLI timing instead of training again.
+latency, the out-of-core scoring memory and the 1-vs-2-replica benchmarks, in that order, and prints their tables.
+Order matters: detection trains one model per SMD machine (machine-1-4 through the `netgan train` CLI, which is the
+issue-2 timing) and saves them; the grid reuses those models and throughput reuses that CLI timing instead of
+training again.
 
 Run: .venv/bin/python -m benchmarks.run_all [--quick] [--machines a,b]
      [--only detection,inversion_grid,throughput,serving_latency,memory,replicas]
