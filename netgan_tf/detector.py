@@ -183,6 +183,8 @@ class AnomalyDetector:
         """Trains on `data` (rows labelled anomalous are never inside a training window), then calibrates the
         score normalisation and the threshold on the training rows. With `run_dir`, writes the run directory."""
         run = self._prepare_run_dir(run_dir, resume, overwrite) if run_dir is not None else None
+        if not resume:  # like scikit-learn's fit: a new fit starts from a new scaler and a new model
+            self.scaler, self.model = None, None
         if run is not None and resume:
             self._restore_resume_state(run)
             features = self.features
