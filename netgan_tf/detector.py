@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -323,11 +323,16 @@ class AnomalyDetector:
 
     def flags(self, scores: np.ndarray, mode: str) -> np.ndarray:
         """0/1 flags for row scores: the training threshold, or SPOT's adaptive one for method "spot"."""
+        return self.flagger(mode)(scores)
+
+    def flagger(self, mode: str) -> Callable[[np.ndarray], np.ndarray]:
+        """A function that flags consecutive pieces of one stream of row scores (SPOT keeps its state between
+        calls, so flagging a file piece by piece gives the same flags as flagging it whole)."""
         threshold = self.thresholds[mode]
         if threshold.method == "spot":
             spot = SPOT(risk=self.options.pot_risk).fit(self.train_scores[mode])
-            return spot.run(scores)[1].astype(np.int8)
-        return (scores >= threshold.value).astype(np.int8)
+            return lambda scores: spot.run(scores)[1].astype(np.int8)
+        return lambda scores: (np.asarray(scores) >= threshold.value).astype(np.int8)
 
     def score(
         self,
@@ -419,9 +424,7 @@ class AnomalyDetector:
         if self.fill == "drop":
             raise ConfigError("chunked scoring cannot use the NaN policy 'drop'; score the file without chunks")
         mode = mode or self.options.mode
-        spot = None
-        if self.thresholds[mode].method == "spot":
-            spot = SPOT(risk=self.options.pot_risk).fit(self.train_scores[mode])
+        flag = self.flagger(mode)
         scores: list[np.ndarray] = []
         all_flags: list[np.ndarray] = []
         labels: list[np.ndarray] = []
@@ -435,11 +438,7 @@ class AnomalyDetector:
                 with self._inversion_override(inversion_init, inversion_steps):
                     rows = self.score_rows(table, mode)
                 own = rows.score[seg.own]
-                flags = (
-                    spot.run(own)[1].astype(np.int8)
-                    if spot is not None
-                    else (own >= self.thresholds[mode].value).astype(np.int8)
-                )
+                flags = flag(own)
                 frame = self._scores_frame(table, rows, flags, mode, label_column, attribution, seg.own)
                 frame.to_csv(tmp, mode="w" if k == 0 else "a", header=k == 0, index=False)
                 scores.append(own)
