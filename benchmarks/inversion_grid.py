@@ -49,7 +49,7 @@ def sampled_starts(n_rows: int, window: int, stride: int) -> np.ndarray:
 
 
 def window_fn(model: Any, inversion: Any) -> Any:
-    """The traced scoring function of `run_windows` for one inversion setting (traced once, reused)."""
+    """The traced scoring function of `score_series` for one inversion setting (traced once, reused)."""
     from netgan_tf.scoring.series import make_window_fn
     from netgan_tf.scoring.window_scores import ScoreNormalization
 

@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
         from benchmarks import memory
 
         log("=== out-of-core scoring memory (issue 7) ===")
-        memory.main(["--sizes", "20000,60000", "--chunk-rows", "10000"] if args.quick else [])
+        quick = ["--sizes", "20000,60000", "--chunk-rows", "10000", "--train-windows", "2000", "--name", "memory-quick"]
+        memory.main(quick if args.quick else [])
     if "replicas" in only:
         from benchmarks import replicas
 

@@ -117,6 +117,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="tf.distribute strategy (default: auto = TPU, else several GPUs mirrored, else one device)",
     )
     p.add_argument("--mixed-precision", action="store_true", help="train with mixed_float16 (losses stay float32)")
+    p.add_argument(
+        "--chunk-rows",
+        type=positive_int,
+        metavar="N",
+        help="out-of-core training: never load DATA whole; read it in pieces of N rows on every pass (scaler, each "
+        "epoch, calibration), so memory does not grow with the file",
+    )
+    p.add_argument(
+        "--calibration-rows",
+        type=positive_int,
+        default=200_000,
+        metavar="M",
+        help="with --chunk-rows: calibrate the score and threshold on evenly spaced pieces of about M rows in all "
+        "(every row when DATA has fewer; default: 200000)",
+    )
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in RUN_DIR")
     p.add_argument("--overwrite", action="store_true", help="replace a completed run in RUN_DIR")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -237,6 +252,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         run_dir=args.out,
         resume=args.resume,
         overwrite=args.overwrite,
+        chunk_rows=args.chunk_rows,
+        calibration_rows=args.calibration_rows,
     )
     t = detector.thresholds["batch"]
     print(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +29,8 @@ import netgan_tf
 from netgan_tf import metrics as metrics_mod
 from netgan_tf.data.loading import Table, load_table, read_frame
 from netgan_tf.data.scaler import Scaler
+from netgan_tf.data.segments import iter_segments
+from netgan_tf.data.stream import WindowStream, usable_windows
 from netgan_tf.errors import ConfigError, DataError, NetGANError
 from netgan_tf.models import NetGAN
 from netgan_tf.rundir import (
@@ -46,14 +48,14 @@ from netgan_tf.rundir import (
     remove_stale_temp_files,
 )
 from netgan_tf.scoring.aggregate import AGGREGATION_MODES, feature_shares, top_k_features
-from netgan_tf.scoring.segments import iter_segments
-from netgan_tf.scoring.series import RowScores, WindowBatchOutputs, rows_from_windows, run_windows
-from netgan_tf.scoring.window_scores import InversionSettings, ScoreNormalization, fit_normalization
+from netgan_tf.scoring.series import NormalizationStats, RowScores, SeriesParts, score_series
+from netgan_tf.scoring.window_scores import InversionSettings, ScoreNormalization
 from netgan_tf.thresholds import SPOT, THRESHOLD_METHODS, Threshold, choose_threshold
-from netgan_tf.training.trainer import TrainSettings, build_model, train_model
+from netgan_tf.training.trainer import TrainSettings, build_model, fit_datasets, train_model
 
 RESUME_STATE = "checkpoints/resume.json"
 TRAIN_SCORES_FILE = "train_scores.npy"
+CALIBRATION_ROWS = 200_000  # out-of-core fit: rows scored to calibrate (evenly spaced segments)
 
 
 @dataclass
@@ -179,9 +181,16 @@ class AnomalyDetector:
         resume: bool = False,
         overwrite: bool = False,
         callbacks: list[keras.callbacks.Callback] | None = None,
+        chunk_rows: int | None = None,
+        calibration_rows: int = CALIBRATION_ROWS,
     ) -> AnomalyDetector:
         """Trains on `data` (rows labelled anomalous are never inside a training window), then calibrates the
-        score normalisation and the threshold on the training rows. With `run_dir`, writes the run directory."""
+        score normalisation and the threshold on the training rows. With `run_dir`, writes the run directory.
+
+        With `chunk_rows`, the data is never loaded whole (out-of-core): one pass fits the scaler, every epoch reads
+        the file again in segments of `chunk_rows` rows (see `netgan_tf.data.stream`), and calibration scores
+        evenly spaced segments of about `calibration_rows` rows in all (every row when the file has fewer).
+        """
         run = self._prepare_run_dir(run_dir, resume, overwrite) if run_dir is not None else None
         if not resume:  # like scikit-learn's fit: a new fit starts from a new scaler and a new model
             self.scaler, self.model = None, None
@@ -190,84 +199,147 @@ class AnomalyDetector:
             features = self.features
             time_column = time_column if time_column is not None else self.time_column
             label_column = label_column if label_column is not None else self.label_column
-        table = load_table(
-            data,
-            features=features,
-            time_column=time_column,
-            label_column=label_column,
-            sep=sep,
-            fill=self.fill,
-            min_rows=self.settings.window,
-        )
-        if resume and table.feature_names != self.features:
-            raise DataError(
-                f"--resume: the data's features {table.feature_names} differ from the run's {self.features}"
+        if int(calibration_rows) < self.settings.window:
+            raise ConfigError(f"calibration rows must be at least the window ({self.settings.window})")
+        fit_options: dict[str, Any] = {
+            "run_dir": run,
+            "resume": resume,
+            "callbacks": callbacks,
+            "verbose": self.verbose,
+        }
+        if chunk_rows is None:
+            table = load_table(
+                data,
+                features=features,
+                time_column=time_column,
+                label_column=label_column,
+                sep=sep,
+                fill=self.fill,
+                min_rows=self.settings.window,
             )
-        self.features = table.feature_names
+            self._set_features(table.feature_names, resume)
+            exclude = None if table.labels is None else table.labels.astype(bool)
+            normal_rows = table.values if exclude is None else table.values[~exclude]
+            if len(normal_rows) < self.settings.window:
+                raise DataError(f"{table.source}: fewer than {self.settings.window} rows are labelled normal")
+            if self.scaler is None:
+                self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit(normal_rows)
+            x = self.scaler.transform(table.values)
+            n_rows, source = table.n_rows, table.source
+
+            def train() -> keras.callbacks.History:
+                assert self.model is not None
+                return train_model(self.model, x, self.settings, exclude=exclude, **fit_options)
+
+            def calibrate() -> None:
+                self._calibrate(x, exclude)
+
+        else:
+            stream = WindowStream(
+                data,
+                window=self.settings.window,
+                stride=self.settings.stride,
+                chunk_rows=chunk_rows,
+                validation_split=self.settings.validation_split,
+                features=features,
+                time_column=time_column,
+                label_column=label_column,
+                sep=sep,
+                fill=self.fill,
+            )
+            summary = stream.summarize(progress=bool(self.verbose))
+            self._set_features(summary.features, resume)
+            if self.scaler is None:
+                self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit_moments(summary.moments)
+            n_rows, source = summary.n_rows, summary.source
+
+            def train() -> keras.callbacks.History:
+                assert self.model is not None and self.scaler is not None
+                train_ds, val_ds = stream.datasets(self.scaler, self.settings.batch_size, self.settings.seed)
+                return fit_datasets(self.model, train_ds, val_ds, summary.n_train_windows, self.settings, **fit_options)
+
+            def calibrate() -> None:
+                self._calibrate_stream(stream, int(calibration_rows))
+
         self.time_column, self.label_column = time_column, label_column
-        exclude = None if table.labels is None else table.labels.astype(bool)
-        normal_rows = table.values if exclude is None else table.values[~exclude]
-        if len(normal_rows) < self.settings.window:
-            raise DataError(f"{table.source}: fewer than {self.settings.window} rows are labelled normal")
-        if self.scaler is None:
-            self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit(normal_rows)
-        x = self.scaler.transform(table.values)
         if run is not None:
             self._write_resume_state(run)
         if self.model is None:
             activation = "tanh" if self.scaler_method == "minmax" else "linear"
             self.model = build_model(len(self.features), self.settings, output_activation=activation)
-        history = train_model(
-            self.model,
-            x,
-            self.settings,
-            exclude=exclude,
-            run_dir=run,
-            resume=resume,
-            callbacks=callbacks,
-            verbose=self.verbose,
-        )
+        history = train()
         self.history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        self._calibrate(x, exclude)
+        calibrate()
         self.info = {
-            "train_rows": int(table.n_rows),
-            "train_source": table.source,
+            "train_rows": int(n_rows),
+            "train_source": source,
             "epochs_completed": len(next(iter(self.history.values()), [])),
+            "chunk_rows": chunk_rows,
+            "calibration_rows": int(len(self.train_scores["batch"])),
         }
         if run is not None:
             self.save(run)
             shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
         return self
 
+    def _set_features(self, names: list[str], resume: bool) -> None:
+        if resume and names != self.features:
+            raise DataError(f"--resume: the data's features {names} differ from the run's {self.features}")
+        self.features = list(names)
+
     def _calibrate(self, x: np.ndarray, exclude: np.ndarray | None) -> None:
-        """Score normalisation and thresholds from the training rows (never from test labels)."""
+        """Score normalisation and thresholds from the training rows x (scaled) (never from test labels)."""
+        self._calibrate_pieces([(x, exclude, slice(None), len(x) - self.settings.window + 1)])
+
+    def _calibrate_stream(self, stream: WindowStream, calibration_rows: int) -> None:
+        """`_calibrate` on evenly spaced segments of a streamed file, about `calibration_rows` rows in all."""
+        assert stream.summary is not None and self.scaler is not None
+        scaler = self.scaler
+        self._calibrate_pieces(
+            (scaler.transform(st.table.values), st.exclude, st.own, st.window_stop)
+            for st in stream.segments(sample_rows=calibration_rows)
+        )
+
+    def _calibrate_pieces(self, pieces: Iterable[tuple[np.ndarray, np.ndarray | None, slice, int]]) -> None:
+        """Calibration on pieces (x scaled, excluded rows or None, the rows the piece reports, its windows
+        [0, window_stop)): normalisation statistics over the windows with no excluded row, then the thresholds
+        from the row scores of the rows not excluded. Holds the row aggregates, not the windows."""
         assert self.model is not None
-        out = self._windows(x, "calibrating")
-        keep = np.ones(len(out.starts), bool)
-        if exclude is not None and exclude.any():
-            covered = np.convolve(exclude.astype(np.int64), np.ones(self.settings.window, np.int64), "valid") > 0
-            keep = ~covered[: len(out.starts)]
-        self.normalization = fit_normalization(out.residual[keep], out.discriminator_part[keep], self.options.weight)
+        stats = NormalizationStats(len(self.features))
+        kept: list[tuple[SeriesParts, np.ndarray | None]] = []
+        for x, exclude, own, window_stop in pieces:
+            usable = usable_windows(len(x), self.settings.window, exclude)
+            usable[window_stop:] = False
+            parts = self._series(x, "calibrating", stats, usable)
+            kept.append((parts.take(own), None if exclude is None else exclude[own]))
+        self.normalization = stats.result(self.options.weight)
         self.thresholds = {}
         self.train_scores = {}
         for mode in AGGREGATION_MODES:
-            rows = rows_from_windows(out, self.normalization, len(x), mode).score
-            if exclude is not None:
-                rows = rows[~exclude]
+            scores = [p.rows(self.normalization, mode).score for p, _ in kept]
+            rows = np.concatenate([s if e is None else s[~e] for s, (_, e) in zip(scores, kept, strict=True)])
             self.train_scores[mode] = rows
             self.thresholds[mode] = choose_threshold(
                 rows, self.options.threshold_method, q=self.options.threshold_q, risk=self.options.pot_risk
             )
 
-    def _windows(self, x: np.ndarray, label: str) -> WindowBatchOutputs:
+    def _series(
+        self,
+        x: np.ndarray,
+        label: str,
+        stats: NormalizationStats | None = None,
+        stats_windows: np.ndarray | None = None,
+    ) -> SeriesParts:
         assert self.model is not None
-        return run_windows(
+        return score_series(
             self.model,
             x,
             self.options.inversion,
             batch_size=self.options.batch_size,
             progress=bool(self.verbose),
             label=label,
+            stats=stats,
+            stats_windows=stats_windows,
         )
 
     # ------------------------------------------------------------------------------------------- scoring
@@ -318,8 +390,7 @@ class AnomalyDetector:
         if mode not in AGGREGATION_MODES:
             raise ConfigError(f"mode must be one of {AGGREGATION_MODES}, got {mode!r}")
         x = self.scaler.transform(table.values)
-        out = self._windows(x, "scoring")
-        return rows_from_windows(out, self.normalization, len(x), mode)
+        return self._series(x, "scoring").rows(self.normalization, mode)
 
     def flags(self, scores: np.ndarray, mode: str) -> np.ndarray:
         """0/1 flags for row scores: the training threshold, or SPOT's adaptive one for method "spot"."""

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from netgan_tf.cli import main
+from netgan_tf.data.segments import iter_segments
 from netgan_tf.datasets.synthetic import make_network_counters, write_csv
 from netgan_tf.detector import AnomalyDetector
 from netgan_tf.errors import ConfigError
-from netgan_tf.scoring.segments import iter_segments
 
 
 @pytest.fixture(scope="module")

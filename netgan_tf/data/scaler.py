@@ -15,7 +15,7 @@ import numpy as np
 
 from netgan_tf.errors import ConfigError, DataError
 
-__all__ = ["SCALER_METHODS", "Scaler"]
+__all__ = ["SCALER_METHODS", "RunningMoments", "Scaler"]
 
 SCALER_METHODS = ("minmax", "zscore")
 
@@ -82,8 +82,16 @@ class Scaler:
                 f"scaler.fit got {int((~finite).sum())} NaN/inf value(s), first at row {row}, feature {col}"
             )
 
-        xmin = arr.min(axis=0)
-        xmax = arr.max(axis=0)
+        return self._fit_stats(arr.min(axis=0), arr.max(axis=0), arr.mean(axis=0), arr.std(axis=0))
+
+    def fit_moments(self, moments: RunningMoments) -> Scaler:
+        """Fit from statistics accumulated piece by piece (out-of-core training); same result as `fit` on all the
+        rows given to `moments.update`, up to float64 round-off in the mean and standard deviation."""
+        if moments.count == 0:
+            raise DataError("scaler.fit needs at least one row, got none")
+        return self._fit_stats(moments.min, moments.max, moments.mean, moments.std)
+
+    def _fit_stats(self, xmin: np.ndarray, xmax: np.ndarray, mean: np.ndarray, std: np.ndarray) -> Scaler:
         span = xmax - xmin
         # A column whose spread is below float32 resolution is constant (round-off must not become a huge scale).
         flat = span <= 8 * np.finfo(np.float32).eps * np.maximum(np.abs(xmin), np.abs(xmax))
@@ -95,8 +103,6 @@ class Scaler:
             mul = np.where(constant, 1.0, mul)
             add = np.where(constant, 0.5 * (lo + hi) - xmin, lo - xmin * mul)
         else:
-            mean = arr.mean(axis=0)
-            std = arr.std(axis=0)
             with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
                 mul = 1.0 / std
             constant = flat | ~(np.isfinite(mul) & (std > 0) & (mul != 0))
@@ -189,3 +195,36 @@ class Scaler:
         scaler.mul = vectors["mul"].astype(np.float32)
         scaler.add = vectors["add"].astype(np.float32)
         return scaler
+
+
+class RunningMoments:
+    """Per-feature count, min, max, mean and variance of rows seen piece by piece (float64, Chan et al.'s
+    pairwise merge), so a scaler can be fitted on a file that never fits in memory."""
+
+    def __init__(self, n_features: int) -> None:
+        self.count = 0
+        self.min = np.full(n_features, np.inf)
+        self.max = np.full(n_features, -np.inf)
+        self.mean = np.zeros(n_features)
+        self.m2 = np.zeros(n_features)
+
+    def update(self, x: np.ndarray) -> None:
+        """Adds rows x [k, n_features] (finite values)."""
+        arr = np.asarray(x, np.float64)
+        k = arr.shape[0]
+        if k == 0:
+            return
+        np.minimum(self.min, arr.min(axis=0), out=self.min)
+        np.maximum(self.max, arr.max(axis=0), out=self.max)
+        mean_b = arr.mean(axis=0)
+        m2_b = ((arr - mean_b) ** 2).sum(axis=0)
+        total = self.count + k
+        delta = mean_b - self.mean
+        self.m2 += m2_b + delta * delta * (self.count * k / total)
+        self.mean += delta * (k / total)
+        self.count = total
+
+    @property
+    def std(self) -> np.ndarray:
+        """Population standard deviation (as numpy's default ``std``)."""
+        return np.sqrt(self.m2 / max(self.count, 1))

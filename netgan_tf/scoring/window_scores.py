@@ -28,7 +28,7 @@ import tensorflow as tf
 from netgan_tf.errors import ConfigError
 from netgan_tf.scoring.inversion import INIT_CHOICES, initial_latent, invert_latent, window_mse
 
-_EPS = 1e-6
+EPS = 1e-6
 
 
 @dataclass
@@ -146,7 +146,7 @@ def feature_scale(residual_mean_per_feature: np.ndarray) -> list[float]:
     residual, so that any deviation in it is visible but not unbounded.
     """
     r = np.asarray(residual_mean_per_feature, np.float64)
-    floor = max(0.05 * float(np.median(r)), _EPS)
+    floor = max(0.05 * float(np.median(r)), EPS)
     return [float(v) for v in np.maximum(r, floor)]
 
 
@@ -161,7 +161,7 @@ def fit_normalization(residual: np.ndarray, dis: np.ndarray, weight: float) -> S
         weight=weight,
         feature_scale=scale,
         rec_mean=float(rec.mean()),
-        rec_std=float(max(rec.std(), _EPS)),
+        rec_std=float(max(rec.std(), EPS)),
         dis_mean=float(dis.mean()),
-        dis_std=float(max(dis.std(), _EPS)),
+        dis_std=float(max(dis.std(), EPS)),
     )

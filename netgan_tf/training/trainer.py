@@ -162,7 +162,6 @@ def train_model(
     cut, _ = split_train_validation(len(x_scaled), s)
     mask = None if exclude is None else np.asarray(exclude, bool)
     starts = window_starts(cut, s.window, s.stride, exclude=None if mask is None else mask[:cut])
-    epochs = s.epochs or auto_epochs(len(starts))
     train_ds = windows_dataset(
         x_scaled[:cut], s.window, batch_size=s.batch_size, shuffle=True, seed=s.seed, starts=starts
     )
@@ -172,7 +171,34 @@ def train_model(
             len(x_scaled) - cut, s.window, s.stride, exclude=None if mask is None else mask[cut:]
         )
         val_ds = windows_dataset(x_scaled[cut:], s.window, batch_size=s.batch_size, starts=val_starts)
+    return fit_datasets(
+        model,
+        train_ds,
+        val_ds,
+        len(starts),
+        s,
+        run_dir=run_dir,
+        resume=resume,
+        callbacks=callbacks,
+        verbose=verbose,
+    )
 
+
+def fit_datasets(
+    model: NetGAN,
+    train_ds: tf.data.Dataset,
+    val_ds: tf.data.Dataset | None,
+    n_train_windows: int,
+    s: TrainSettings,
+    *,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    callbacks: list[keras.callbacks.Callback] | None = None,
+    verbose: int | str = "auto",
+) -> keras.callbacks.History:
+    """The `fit` loop of `train_model` on ready window datasets (in memory or streamed from a file; see
+    `netgan_tf.data.stream`), with the run directory's history, checkpoint, backup and NaN guard."""
+    epochs = s.epochs or auto_epochs(n_train_windows)
     nan_guard = StopOnNaN()
     cbs: list[keras.callbacks.Callback] = [nan_guard]
     checkpoint: AtomicCheckpoint | None = None
