@@ -307,10 +307,10 @@ class AnomalyDetector:
         assert self.model is not None
         stats = NormalizationStats(len(self.features))
         kept: list[tuple[SeriesParts, np.ndarray | None]] = []
-        for x, exclude, own, window_stop in pieces:
+        for k, (x, exclude, own, window_stop) in enumerate(pieces):
             usable = usable_windows(len(x), self.settings.window, exclude)
             usable[window_stop:] = False
-            parts = self._series(x, "calibrating", stats, usable)
+            parts = self._series(x, f"calibrating (piece {k + 1})", stats, usable)
             kept.append((parts.take(own), None if exclude is None else exclude[own]))
         self.normalization = stats.result(self.options.weight)
         self.thresholds = {}
@@ -382,7 +382,7 @@ class AnomalyDetector:
             min_rows=self.settings.window,
         )
 
-    def score_rows(self, table: Table, mode: str | None = None) -> RowScores:
+    def score_rows(self, table: Table, mode: str | None = None, label: str = "scoring") -> RowScores:
         """Row scores of a loaded table (see `score` for the DataFrame form)."""
         self._require_fitted()
         assert self.scaler is not None and self.normalization is not None
@@ -390,7 +390,7 @@ class AnomalyDetector:
         if mode not in AGGREGATION_MODES:
             raise ConfigError(f"mode must be one of {AGGREGATION_MODES}, got {mode!r}")
         x = self.scaler.transform(table.values)
-        return self._series(x, "scoring").rows(self.normalization, mode)
+        return self._series(x, label).rows(self.normalization, mode)
 
     def flags(self, scores: np.ndarray, mode: str) -> np.ndarray:
         """0/1 flags for row scores: the training threshold, or SPOT's adaptive one for method "spot"."""
@@ -507,7 +507,7 @@ class AnomalyDetector:
                 except DataError as exc:
                     raise DataError(f"{data} (segment from data row {seg.start}): {exc}") from exc
                 with self._inversion_override(inversion_init, inversion_steps):
-                    rows = self.score_rows(table, mode)
+                    rows = self.score_rows(table, mode, f"scoring rows {seg.start:,}-{seg.start + table.n_rows:,}")
                 own = rows.score[seg.own]
                 flags = flag(own)
                 frame = self._scores_frame(table, rows, flags, mode, label_column, attribution, seg.own)
@@ -671,7 +671,8 @@ class AnomalyDetector:
             "batch": Threshold.from_dict({k: thr[k] for k in ("method", "value", "params")}),
             "streaming": Threshold(thr["method"], float(thr["streaming_value"]), dict(thr.get("streaming_params", {}))),
         }
-        det.info = {k: cfg["training"][k] for k in ("train_rows", "epochs_completed") if k in cfg["training"]}
+        info_keys = ("train_rows", "train_source", "epochs_completed", "chunk_rows", "calibration_rows")
+        det.info = {k: cfg["training"][k] for k in info_keys if k in cfg["training"]}
         scores_path = run / TRAIN_SCORES_FILE
         if scores_path.is_file():
             try:

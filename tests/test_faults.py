@@ -99,14 +99,18 @@ def run_copy(trained_run: Path, tmp_path: Path) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------- kill -9 and resume
-def test_kill_during_training_then_resume(tmp_path: Path) -> None:
+@pytest.mark.parametrize("chunk_rows", [None, 150], ids=["in-memory", "out-of-core"])
+def test_kill_during_training_then_resume(tmp_path: Path, chunk_rows: int | None) -> None:
     """SIGKILL after the first completed epoch; `--resume` continues from the backup, runs only the remaining epochs
-    (optimizer state included) and ends with epochs 0..7 exactly once in an intact history.csv."""
+    (optimizer state included) and ends with epochs 0..7 exactly once in an intact history.csv. The same holds when
+    the file is streamed in chunks (`--chunk-rows`)."""
     epochs, batch, n_rows, window = 8, 8, 600, 8
     data = write_csv(tmp_path / "train.csv", n_rows=n_rows)
     run = tmp_path / "run"
     cmd = [sys.executable, "-m", "netgan_tf.cli", "train", str(data), "--out", str(run), "--time-column", "timestamp"]
     cmd += ["--epochs", str(epochs), "--batch-size", str(batch), *TINY_CLI]
+    if chunk_rows is not None:
+        cmd += ["--chunk-rows", str(chunk_rows)]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_ENABLE_ONEDNN_OPTS": "0"}
     meta = run / "checkpoints" / "backup" / "training_metadata.json"
 

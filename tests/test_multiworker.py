@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from netgan_tf.errors import ConfigError
@@ -38,6 +39,18 @@ options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoSha
 ds = ds.with_options(options)
 history = model.fit(ds, epochs=settings.epochs, verbose=0)
 weights = model.get_weights()
+
+# One more epoch on the out-of-core input (the same rows read in chunks by a generator; sharded by DATA).
+import pandas as pd
+from netgan_tf.data.scaler import Scaler
+from netgan_tf.data.stream import WindowStream
+
+stream = WindowStream(pd.DataFrame(x, columns=["a", "b", "c"]), window=8, chunk_rows=40)
+summary = stream.summarize()
+stream_ds, _ = stream.datasets(Scaler().fit_moments(summary.moments), batch_size=settings.batch_size)
+steps_before = int(model.d_optimizer.iterations.numpy())
+stream_history = model.fit(stream_ds, epochs=1, verbose=0)
+stream_weights = model.get_weights()
 print("RESULT " + json.dumps({
     "task": json.loads(sys.argv[1])["task"]["index"],
     "replicas": int(strategy.num_replicas_in_sync),
@@ -47,6 +60,10 @@ print("RESULT " + json.dumps({
     "d_steps": int(model.d_optimizer.iterations.numpy()),
     "checksum": float(sum(float(np.sum(np.abs(w))) for w in weights)),
     "finite": bool(all(np.isfinite(w).all() for w in weights)),
+    "steps_first_fit": steps_before,
+    "stream_steps": int(model.d_optimizer.iterations.numpy()) - steps_before,
+    "stream_d_loss": [float(v) for v in stream_history.history["d_loss"]],
+    "stream_checksum": float(sum(float(np.sum(np.abs(w))) for w in stream_weights)),
 }), flush=True)
 """
 
@@ -112,6 +129,10 @@ def test_two_worker_multiworker_mirrored_run_on_loopback(tmp_path: Path) -> None
     assert results[0]["checksum"] == pytest.approx(results[1]["checksum"], rel=1e-6)
     # the logged loss is the mean over both workers, not each worker's own shard
     assert results[0]["d_loss"] == pytest.approx(results[1]["d_loss"], rel=1e-6)
+    # the streamed input: one synchronous step per global batch, as with the in-memory input (113 windows / 16)
+    for r in results:
+        assert r["stream_steps"] == r["steps_first_fit"] == 8 and np.isfinite(r["stream_d_loss"]).all(), r
+    assert results[0]["stream_checksum"] == pytest.approx(results[1]["stream_checksum"], rel=1e-6)
 
 
 def test_multiworker_without_tf_config_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:

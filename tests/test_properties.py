@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from netgan_tf.data.loading import FILL_POLICIES, load_table
-from netgan_tf.data.scaler import Scaler
+from netgan_tf.data.scaler import RunningMoments, Scaler
 from netgan_tf.data.windows import n_windows, sliding_windows, window_starts, windows_dataset
 from netgan_tf.errors import ConfigError, DataError
 from netgan_tf.scoring.aggregate import windows_to_rows
@@ -223,6 +223,29 @@ def test_scaler_round_trip_and_never_nan(x: np.ndarray, method: str) -> None:
     # the JSON form round-trips exactly
     again = Scaler.from_dict(scaler.to_dict())
     np.testing.assert_array_equal(again.transform(x), scaled)
+
+
+@SETTINGS
+@given(matrices(), st.sampled_from(["minmax", "zscore"]), st.lists(st.integers(0, 30), max_size=4))
+def test_scaler_from_streamed_moments_equals_whole_fit(x: np.ndarray, method: str, cuts: list[int]) -> None:
+    """Out-of-core training fits the scaler from per-piece moments: any split of the rows gives the whole-array
+    fit (same constant columns, mul/add equal to float32 round-off) or the same documented error."""
+    moments = RunningMoments(x.shape[1])
+    for piece in np.split(x, sorted(c for c in cuts if c <= len(x))):
+        moments.update(piece)
+    assert moments.count == len(x)
+    try:
+        whole = Scaler(method).fit(x)
+    except DataError as exc:
+        with pytest.raises(DataError, match="too large to scale in float32"):
+            Scaler(method).fit_moments(moments)
+        assert "too large to scale in float32" in str(exc)
+        return
+    streamed = Scaler(method).fit_moments(moments)
+    assert whole.mul is not None and whole.add is not None and streamed.mul is not None and streamed.add is not None
+    np.testing.assert_allclose(streamed.mul, whole.mul, rtol=1e-5)
+    add_tol = 1e-5 * (1 + np.abs(whole.add.astype(np.float64)))
+    assert (np.abs(streamed.add.astype(np.float64) - whole.add) <= add_tol).all(), (streamed.add, whole.add)
 
 
 def test_zscore_constant_column_with_round_off_std() -> None:

@@ -45,12 +45,6 @@ class RowScores:
     discriminator_score: np.ndarray  # [n_rows] standardised discriminator part
     attribution: np.ndarray  # [n_rows, n] feature contributions (>= 0)
 
-    def take(self, rows: slice | np.ndarray) -> RowScores:
-        """The scores of a subset of rows."""
-        return RowScores(
-            self.score[rows], self.reconstruction_score[rows], self.discriminator_score[rows], self.attribution[rows]
-        )
-
 
 @dataclass
 class SeriesParts:
@@ -84,13 +78,6 @@ class SeriesParts:
         return SeriesParts(
             {m: v[rows].copy() for m, v in self.residual.items()},
             {m: v[rows].copy() for m, v in self.discriminator.items()},
-        )
-
-    @staticmethod
-    def concatenate(pieces: list[SeriesParts]) -> SeriesParts:
-        return SeriesParts(
-            {m: np.concatenate([p.residual[m] for p in pieces]) for m in AGGREGATION_MODES},
-            {m: np.concatenate([p.discriminator[m] for p in pieces]) for m in AGGREGATION_MODES},
         )
 
 

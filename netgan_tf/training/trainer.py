@@ -25,6 +25,7 @@ from netgan_tf.training.strategy import resolve_strategy
 # Auto epochs: enough passes to see about this many windows in total, within [MIN_EPOCHS, MAX_EPOCHS].
 WINDOW_BUDGET = 120_000
 MIN_EPOCHS, MAX_EPOCHS = 4, 60
+LARGE_FIT_WINDOWS = 2_000_000  # automatic epochs above this many windows in all print a hint
 
 
 @dataclass
@@ -199,6 +200,12 @@ def fit_datasets(
     """The `fit` loop of `train_model` on ready window datasets (in memory or streamed from a file; see
     `netgan_tf.data.stream`), with the run directory's history, checkpoint, backup and NaN guard."""
     epochs = s.epochs or auto_epochs(n_train_windows)
+    if s.epochs is None and verbose and epochs * n_train_windows > LARGE_FIT_WINDOWS:
+        print(
+            f"automatic epochs: {epochs} x {n_train_windows:,} windows; on a file this large, --stride S or "
+            "--epochs E trains on fewer windows",
+            flush=True,
+        )
     nan_guard = StopOnNaN()
     cbs: list[keras.callbacks.Callback] = [nan_guard]
     checkpoint: AtomicCheckpoint | None = None
