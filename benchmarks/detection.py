@@ -237,6 +237,17 @@ def skab_window(values: np.ndarray, lo: int = 10, hi: int = 30) -> tuple[int, fl
     return int(min(hi, max(lo, round(raw)))), raw
 
 
+def _defaults_text() -> str:
+    from netgan_tf.detector import AnomalyDetector
+
+    d = AnomalyDetector()
+    inv = d.options.inversion
+    return (
+        f"all other AnomalyDetector defaults (hidden {d.settings.hidden}, latent {d.settings.latent_dim}, "
+        f"{inv.init} init, K={inv.steps}, λ={d.options.weight})"
+    )
+
+
 def run_skab(args: argparse.Namespace, on_file: Any = None) -> dict[str, Any]:
     from netgan_tf.datasets import load_skab
     from netgan_tf.detector import AnomalyDetector
@@ -326,7 +337,7 @@ def _skab_summary(
             "epochs": args.skab_epochs or "auto (library rule: ~120,000 windows, 4..60 epochs)",
             "window_epochs_note": "label-free; chosen for the compute budget, not tuned on test labels",
             "threshold": "detector default: q0.995 of its train row scores",
-            "other": "all other AnomalyDetector defaults (hidden 100, latent 15, encoder init, K=10, λ=0.5)",
+            "other": _defaults_text(),
         },
         "summary": summary,
         "per_file": per_file,
