@@ -112,13 +112,15 @@ class WindowStream:
     def where(self) -> str:
         return "<DataFrame>" if isinstance(self.source, pd.DataFrame) else str(self.source)
 
-    def segments(self, sample_rows: int | None = None) -> Iterator[SegmentTable]:
+    def segments(self, sample_rows: int | None = None, within: tuple[int, int] | None = None) -> Iterator[SegmentTable]:
         """The validated segments in file order. With `sample_rows` (after `summarize`), only evenly spread
-        segments that own about that many rows in all (every segment when the file has fewer rows); the others
-        are read but not parsed into tables."""
+        segments that own about that many rows in all (every segment when the file has fewer rows); with
+        `within` = (lo, hi), only segments that overlap rows [lo, hi). The others are read but not validated."""
         features = self.features
         taken = 0
         for seg in iter_segments(self.source, self.window, self.chunk_rows, sep=self.sep):
+            if within is not None and (seg.start + len(seg.frame) <= within[0] or seg.start >= within[1]):
+                continue
             if sample_rows is not None and self.summary is not None:
                 # Take a segment while the rows taken lag behind an even share of the rows read so far.
                 read = seg.start + seg.own.stop
@@ -210,9 +212,7 @@ class WindowStream:
         )
         rng = None if seed is None else np.random.default_rng(seed)
         offsets = np.arange(self.window)
-        for st in self.segments():
-            if st.start + st.table.n_rows <= lo or st.start >= hi:
-                continue
+        for st in self.segments(within=(lo, hi)):
             local = np.flatnonzero(usable_windows(st.table.n_rows, self.window, st.exclude)[: st.window_stop])
             local = local[self._select(st.start + local, lo, hi, origin)]
             if local.size == 0:
