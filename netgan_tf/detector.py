@@ -59,6 +59,16 @@ CALIBRATION_ROWS = 200_000  # out-of-core fit: rows scored to calibrate (evenly 
 
 
 @dataclass
+class _FitJob:
+    """What `fit` does once the data is prepared: train, then calibrate (in memory or streamed)."""
+
+    n_rows: int
+    source: str
+    train: Callable[[], keras.callbacks.History]
+    calibrate: Callable[[], None]
+
+
+@dataclass
 class ScoringOptions:
     """How scores are computed and thresholded (stored in detector.json under "scoring" and "threshold")."""
 
@@ -207,72 +217,29 @@ class AnomalyDetector:
             "callbacks": callbacks,
             "verbose": self.verbose,
         }
+        data_options: dict[str, Any] = {
+            "features": features,
+            "time_column": time_column,
+            "label_column": label_column,
+            "sep": sep,
+            "fill": self.fill,
+        }
         if chunk_rows is None:
-            table = load_table(
-                data,
-                features=features,
-                time_column=time_column,
-                label_column=label_column,
-                sep=sep,
-                fill=self.fill,
-                min_rows=self.settings.window,
-            )
-            self._set_features(table.feature_names, resume)
-            exclude = None if table.labels is None else table.labels.astype(bool)
-            normal_rows = table.values if exclude is None else table.values[~exclude]
-            if len(normal_rows) < self.settings.window:
-                raise DataError(f"{table.source}: fewer than {self.settings.window} rows are labelled normal")
-            if self.scaler is None:
-                self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit(normal_rows)
-            x = self.scaler.transform(table.values)
-            n_rows, source = table.n_rows, table.source
-
-            def train() -> keras.callbacks.History:
-                assert self.model is not None
-                return train_model(self.model, x, self.settings, exclude=exclude, **fit_options)
-
-            def calibrate() -> None:
-                self._calibrate(x, exclude)
-
+            job = self._in_memory_job(data, data_options, resume, fit_options)
         else:
-            stream = WindowStream(
-                data,
-                window=self.settings.window,
-                stride=self.settings.stride,
-                chunk_rows=chunk_rows,
-                validation_split=self.settings.validation_split,
-                features=features,
-                time_column=time_column,
-                label_column=label_column,
-                sep=sep,
-                fill=self.fill,
-            )
-            summary = stream.summarize(progress=bool(self.verbose))
-            self._set_features(summary.features, resume)
-            if self.scaler is None:
-                self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit_moments(summary.moments)
-            n_rows, source = summary.n_rows, summary.source
-
-            def train() -> keras.callbacks.History:
-                assert self.model is not None and self.scaler is not None
-                train_ds, val_ds = stream.datasets(self.scaler, self.settings.batch_size, self.settings.seed)
-                return fit_datasets(self.model, train_ds, val_ds, summary.n_train_windows, self.settings, **fit_options)
-
-            def calibrate() -> None:
-                self._calibrate_stream(stream, int(calibration_rows))
-
+            job = self._stream_job(data, data_options, resume, fit_options, chunk_rows, int(calibration_rows))
         self.time_column, self.label_column = time_column, label_column
         if run is not None:
             self._write_resume_state(run)
         if self.model is None:
             activation = "tanh" if self.scaler_method == "minmax" else "linear"
             self.model = build_model(len(self.features), self.settings, output_activation=activation)
-        history = train()
+        history = job.train()
         self.history = {k: [float(v) for v in vals] for k, vals in history.history.items()}
-        calibrate()
+        job.calibrate()
         self.info = {
-            "train_rows": int(n_rows),
-            "train_source": source,
+            "train_rows": int(job.n_rows),
+            "train_source": job.source,
             "epochs_completed": len(next(iter(self.history.values()), [])),
             "chunk_rows": chunk_rows,
             "calibration_rows": int(len(self.train_scores["batch"])),
@@ -281,6 +248,58 @@ class AnomalyDetector:
             self.save(run)
             shutil.rmtree(run / CHECKPOINT_DIR, ignore_errors=True)
         return self
+
+    def _in_memory_job(
+        self, data: Any, data_options: dict[str, Any], resume: bool, fit_options: dict[str, Any]
+    ) -> _FitJob:
+        """Loads the whole table: scaler, then training and calibration on arrays."""
+        table = load_table(data, min_rows=self.settings.window, **data_options)
+        self._set_features(table.feature_names, resume)
+        exclude = None if table.labels is None else table.labels.astype(bool)
+        normal_rows = table.values if exclude is None else table.values[~exclude]
+        if len(normal_rows) < self.settings.window:
+            raise DataError(f"{table.source}: fewer than {self.settings.window} rows are labelled normal")
+        if self.scaler is None:
+            self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit(normal_rows)
+        x = self.scaler.transform(table.values)
+
+        def train() -> keras.callbacks.History:
+            assert self.model is not None
+            return train_model(self.model, x, self.settings, exclude=exclude, **fit_options)
+
+        return _FitJob(table.n_rows, table.source, train, lambda: self._calibrate(x, exclude))
+
+    def _stream_job(
+        self,
+        data: Any,
+        data_options: dict[str, Any],
+        resume: bool,
+        fit_options: dict[str, Any],
+        chunk_rows: int,
+        calibration_rows: int,
+    ) -> _FitJob:
+        """Out-of-core: one pass for the scaler; every epoch and the calibration read the file again in pieces."""
+        s = self.settings
+        stream = WindowStream(
+            data,
+            window=s.window,
+            stride=s.stride,
+            chunk_rows=chunk_rows,
+            validation_split=s.validation_split,
+            **data_options,
+        )
+        summary = stream.summarize(progress=bool(self.verbose))
+        self._set_features(summary.features, resume)
+        if self.scaler is None:
+            self.scaler = Scaler(self.scaler_method, (-1.0, 1.0)).fit_moments(summary.moments)
+        scaler = self.scaler
+
+        def train() -> keras.callbacks.History:
+            assert self.model is not None
+            train_ds, val_ds = stream.datasets(scaler, s.batch_size, s.seed)
+            return fit_datasets(self.model, train_ds, val_ds, summary.n_train_windows, s, **fit_options)
+
+        return _FitJob(summary.n_rows, summary.source, train, lambda: self._calibrate_stream(stream, calibration_rows))
 
     def _set_features(self, names: list[str], resume: bool) -> None:
         if resume and names != self.features:
