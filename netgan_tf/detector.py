@@ -329,7 +329,7 @@ class AnomalyDetector:
         for k, (x, exclude, own, window_stop) in enumerate(pieces):
             usable = usable_windows(len(x), self.settings.window, exclude)
             usable[window_stop:] = False
-            parts = self._series(x, f"calibrating (piece {k + 1})", stats, usable)
+            parts = self._series(x, "calibrating" if k == 0 else f"calibrating (piece {k + 1})", stats, usable)
             kept.append((parts.take(own), None if exclude is None else exclude[own]))
         self.normalization = stats.result(self.options.weight)
         self.thresholds = {}
