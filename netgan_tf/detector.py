@@ -30,7 +30,8 @@ from netgan_tf import metrics as metrics_mod
 from netgan_tf.data.loading import Table, load_table, read_frame
 from netgan_tf.data.scaler import Scaler
 from netgan_tf.data.segments import iter_segments
-from netgan_tf.data.stream import WindowStream, usable_windows
+from netgan_tf.data.stream import WindowStream
+from netgan_tf.data.windows import usable_windows
 from netgan_tf.errors import ConfigError, DataError, NetGANError
 from netgan_tf.models import NetGAN
 from netgan_tf.rundir import (

@@ -11,8 +11,8 @@ import pytest
 
 from netgan_tf.cli import main
 from netgan_tf.data.scaler import RunningMoments, Scaler
-from netgan_tf.data.stream import WindowStream, usable_windows
-from netgan_tf.data.windows import window_starts
+from netgan_tf.data.stream import WindowStream
+from netgan_tf.data.windows import usable_windows, window_starts
 from netgan_tf.datasets.synthetic import make_network_counters, write_csv
 from netgan_tf.detector import AnomalyDetector
 from netgan_tf.errors import ConfigError, DataError

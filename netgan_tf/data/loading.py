@@ -15,6 +15,7 @@ import lzma
 import os
 import zipfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -163,20 +164,8 @@ def read_frame(source: str | os.PathLike[str] | pd.DataFrame, sep: str | None = 
         except Exception as exc:  # pyarrow raises its own exception types
             raise DataError(f"{path}: cannot read Parquet file: {exc}") from exc
 
-    compression = _compression_of(path)
-    try:
-        if sep is None:
-            sep = _sniff_sep(_head_bytes(path, compression, _SNIFF_BYTES))
-        kwargs: dict[str, Any] = {"sep": sep, "compression": "infer"}
-        if len(sep) > 1 and sep != r"\s+":
-            kwargs["engine"] = "python"  # regular-expression separators need the python engine
+    with _csv_reading(path, sep) as kwargs:
         frame = pd.read_csv(path, **kwargs)
-    except pd.errors.EmptyDataError as exc:
-        raise DataError(f"{path}: file is empty (no header row)") from exc
-    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot parse as CSV (separator {sep!r}): {exc}") from exc
-    except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, ValueError) as exc:
-        raise DataError(f"{path}: cannot read file: {exc}") from exc
     if frame.shape[1] == 0:
         raise DataError(f"{path}: file is empty (no columns)")
     return frame
@@ -205,19 +194,25 @@ def iter_frames(
         except ImportError as exc:
             raise DataError(f"{path}: reading Parquet needs pyarrow (pip install pyarrow): {exc}") from exc
         return
-    compression = _compression_of(path)
-    if sep is None:
-        sep = _sniff_sep(_head_bytes(path, compression, _SNIFF_BYTES))
-    kwargs: dict[str, Any] = {"sep": sep, "compression": "infer", "chunksize": int(chunk_rows)}
-    if len(sep) > 1 and sep != r"\s+":
-        kwargs["engine"] = "python"
+    with _csv_reading(path, sep) as kwargs, pd.read_csv(path, chunksize=int(chunk_rows), **kwargs) as reader:
+        yield from reader
+
+
+@contextmanager
+def _csv_reading(path: Path, sep: str | None) -> Iterator[dict[str, Any]]:
+    """The `pd.read_csv` arguments for `path` (separator sniffed when `sep` is None); every reading error inside the
+    block, sniffing included, becomes a DataError naming the file (and the separator for parse errors)."""
+    kwargs: dict[str, Any] = {"sep": sep, "compression": "infer"}
     try:
-        with pd.read_csv(path, **kwargs) as reader:
-            yield from reader
+        if sep is None:
+            kwargs["sep"] = _sniff_sep(_head_bytes(path, _compression_of(path), _SNIFF_BYTES))
+        if len(kwargs["sep"]) > 1 and kwargs["sep"] != r"\s+":
+            kwargs["engine"] = "python"  # regular-expression separators need the python engine
+        yield kwargs
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"{path}: file is empty (no header row)") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
-        raise DataError(f"{path}: cannot parse as CSV (separator {sep!r}): {exc}") from exc
+        raise DataError(f"{path}: cannot parse as CSV (separator {kwargs['sep']!r}): {exc}") from exc
     except (OSError, EOFError, zipfile.BadZipFile, lzma.LZMAError, ValueError) as exc:
         raise DataError(f"{path}: cannot read file: {exc}") from exc
 

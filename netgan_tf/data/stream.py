@@ -23,23 +23,13 @@ import tensorflow as tf
 from netgan_tf.data.loading import Table, load_table
 from netgan_tf.data.scaler import RunningMoments, Scaler
 from netgan_tf.data.segments import iter_segments
+from netgan_tf.data.windows import usable_windows
 from netgan_tf.errors import ConfigError, DataError
 
-__all__ = ["SegmentTable", "StreamSummary", "WindowStream", "usable_windows"]
+__all__ = ["SegmentTable", "StreamSummary", "WindowStream"]
 
 BLOCK_WINDOWS = 1024  # windows per element the generator hands to tf.data
 SHUFFLE_BUFFER = 8192  # windows; about 37 MB at T=30 and 38 features
-
-
-def usable_windows(n_rows: int, window: int, exclude: np.ndarray | None) -> np.ndarray:
-    """bool [n_rows - window + 1]: which stride-1 windows contain no excluded row."""
-    n_win = n_rows - window + 1
-    if n_win <= 0:
-        return np.zeros(0, bool)
-    if exclude is None:
-        return np.ones(n_win, bool)
-    cum = np.concatenate([[0], np.cumsum(np.asarray(exclude, bool), dtype=np.int64)])
-    return (cum[window : window + n_win] - cum[:n_win]) == 0
 
 
 @dataclass

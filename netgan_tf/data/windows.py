@@ -58,6 +58,17 @@ def _exclude_mask(exclude: np.ndarray, n_rows: int) -> np.ndarray:
     return mask.astype(bool)
 
 
+def usable_windows(n_rows: int, window: int, exclude: np.ndarray | None) -> np.ndarray:
+    """bool [n_rows - window + 1]: which stride-1 windows contain no excluded row (empty when n_rows < window)."""
+    n_win = n_rows - window + 1
+    if n_win <= 0:
+        return np.zeros(0, bool)
+    if exclude is None:
+        return np.ones(n_win, bool)
+    cum = np.concatenate([[0], np.cumsum(np.asarray(exclude, bool), dtype=np.int64)])
+    return (cum[window : window + n_win] - cum[:n_win]) == 0
+
+
 def window_starts(
     n_rows: int,
     window: int,
@@ -86,8 +97,7 @@ def window_starts(
         starts = np.append(starts, np.int64(last))
     if exclude is not None:
         mask = _exclude_mask(exclude, n_rows)
-        cum = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-        ok = (cum[starts + window] - cum[starts]) == 0
+        ok = usable_windows(n_rows, window, mask)[starts]
         if not ok.any():
             raise DataError(
                 f"no usable window: all {starts.size} windows of length {window} contain excluded rows "
@@ -163,9 +173,7 @@ def windows_dataset(
                 f"for {n_rows} rows and windows of length {window}"
             )
         if exclude is not None:
-            mask = _exclude_mask(exclude, n_rows)
-            cum = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
-            idx = idx[(cum[idx + window] - cum[idx]) == 0]
+            idx = idx[usable_windows(n_rows, window, _exclude_mask(exclude, n_rows))[idx]]
             if idx.size == 0:
                 raise DataError("no usable window: every given start contains excluded rows")
     if drop_remainder and idx.size < batch_size:

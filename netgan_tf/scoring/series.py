@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from netgan_tf.data.windows import window_starts, windows_dataset
+from netgan_tf.data.windows import n_windows, windows_dataset
 from netgan_tf.errors import ConfigError
 from netgan_tf.scoring.aggregate import AGGREGATION_MODES
 from netgan_tf.scoring.window_scores import (
@@ -52,10 +52,6 @@ class SeriesParts:
 
     residual: dict[str, np.ndarray]  # mode -> [n_rows, n] aggregated squared residual
     discriminator: dict[str, np.ndarray]  # mode -> [n_rows] aggregated discriminator part
-
-    @property
-    def n_rows(self) -> int:
-        return int(self.discriminator["batch"].shape[0])
 
     def rows(self, norm: ScoreNormalization, mode: str) -> RowScores:
         """The row scores under the normalisation `norm` with the `batch` or `streaming` rule."""
@@ -178,7 +174,7 @@ def score_series(
     x_scaled = np.asarray(x_scaled, np.float32)
     n_rows, n = int(x_scaled.shape[0]), int(x_scaled.shape[1])
     T = int(model.window)
-    n_win = len(window_starts(n_rows, T, 1))
+    n_win = n_windows(n_rows, T)
     if stats_windows is not None and len(stats_windows) != n_win:
         raise ConfigError(f"stats_windows has {len(stats_windows)} entries for {n_win} windows")
     fn = traced_window_fn(model, inversion)
